@@ -1,0 +1,1 @@
+"""The `lab` command: provision, start, stop and check the lab's stack."""

@@ -1,0 +1,142 @@
+"""`lab`: one command for the whole lab (stack control; data and pipeline sub-commands)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from datasets.cli import app as data_app
+from labctl import provision, stack, supervisor
+from labctl.services import Service, UnknownService, load_services, select
+
+app = typer.Typer(help="Control the ecommerce big-data lab.", no_args_is_help=True, add_completion=False)
+app.add_typer(data_app, name="data", help="Generate ecommerce event datasets.")
+console = Console()
+err = Console(stderr=True)
+
+SERVICE_ARG = typer.Argument(None, help="One service (default: all). `lab status` lists them.")
+
+
+def _services(name: str | None = None) -> tuple[list[Service], list[Service]]:
+    every = load_services()
+    if not every:
+        err.print("[red]This host is not provisioned yet:[/] run [bold]sudo ./lab up[/] from the checkout.")
+        raise typer.Exit(1)
+    try:
+        return select(every, name), every
+    except UnknownService as error:
+        err.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from None
+
+
+def _print_status(services: list[Service]) -> bool:
+    table = Table(title="Lab services", title_justify="left")
+    for column in ("service", "state", "pid", "ports", "health", "web UI"):
+        table.add_column(column)
+    rows = stack.status(services)
+    for row in rows:
+        mark = "[green]ok[/]" if row.healthy else "[red]FAIL[/]"
+        table.add_row(row.service.name, row.state, str(row.pid or "-"),
+                      ",".join(map(str, row.service.ports)), f"{mark} {row.detail}", row.service.ui or "-")
+    console.print(table)
+    return all(row.healthy for row in rows)
+
+
+def _start(services: list[Service], every: list[Service]) -> None:
+    try:
+        with console.status("starting") as spinner:
+            def report(service: Service, detail: str) -> None:
+                console.print(f"[green]✓[/] {service.name}: {detail}")
+
+            for service in services:
+                spinner.update(f"starting {service.name}, waiting until it is healthy")
+                stack.start([service], every, on_healthy=report)
+    except stack.StartFailed as failure:
+        err.print(f"[red]✗ {failure}[/]\n[bold]last lines of {failure.service.log}:[/]\n{failure.log_tail}")
+        err.print(f"More: [bold]lab logs {failure.service.name}[/]")
+        raise typer.Exit(1) from None
+    except supervisor.SupervisorError as error:
+        err.print(f"[red]{error}[/]")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def up(
+    reprovision: bool = typer.Option(False, "--provision", help="Run the playbook even if nothing changed."),
+    skip_provision: bool = typer.Option(False, "--no-provision", help="Only start the services."),
+) -> None:
+    """Provision this host if needed, start everything in order, wait until healthy."""
+    if not skip_provision:
+        try:
+            if provision.provision(force=reprovision):
+                console.print("[green]✓[/] provisioned with ansible/site.yml")
+            else:
+                console.print("provisioning is current (use --provision to run the playbook anyway)")
+        except PermissionError as error:
+            err.print(f"[red]{error}[/]")
+            raise typer.Exit(1) from None
+        except subprocess.CalledProcessError:
+            err.print("[red]the playbook failed; its output above names the failing task[/]")
+            raise typer.Exit(1) from None
+    services, every = _services()
+    _start(services, every)
+    if not _print_status(every):
+        raise typer.Exit(1)
+
+
+@app.command()
+def status() -> None:
+    """One row per service; exit code 1 if any service is unhealthy."""
+    _, every = _services()
+    if not _print_status(every):
+        raise typer.Exit(1)
+
+
+@app.command()
+def start(service: str | None = SERVICE_ARG) -> None:
+    """Start all services (in dependency order) or one."""
+    services, every = _services(service)
+    _start(services, every)
+
+
+@app.command()
+def stop(service: str | None = SERVICE_ARG) -> None:
+    """Stop all services (in reverse order) or one."""
+    services, _ = _services(service)
+    with console.status("stopping"):
+        try:
+            stack.stop(services)
+        except supervisor.SupervisorError as error:
+            err.print(f"[red]{error}[/]")
+            raise typer.Exit(1) from None
+    console.print(f"stopped: {', '.join(s.name for s in services)}")
+
+
+@app.command()
+def restart(service: str | None = SERVICE_ARG) -> None:
+    """Stop then start all services or one."""
+    stop(service)
+    start(service)
+
+
+@app.command()
+def logs(
+    service: str = typer.Argument(..., help="The service whose log to show."),
+    lines: int = typer.Option(50, "--lines", "-n", help="How many lines."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
+) -> None:
+    """The tail of a service's log file."""
+    (chosen,), _ = _services(service)
+    if follow:
+        os.execvp("tail", ["tail", "-n", str(lines), "-F", chosen.log])
+    text = stack.tail(chosen.log, lines)
+    sys.stdout.write(text or f"(no log yet at {chosen.log})\n")
+
+
+def main() -> None:
+    app()
