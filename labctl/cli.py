@@ -138,5 +138,13 @@ def logs(
     sys.stdout.write(text or f"(no log yet at {chosen.log})\n")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def test(ctx: typer.Context) -> None:
+    """`lab up`, then the whole test suite (extra arguments go to pytest, e.g. `-m smoke`)."""
+    up(reprovision=False, skip_provision=False)
+    result = subprocess.run([sys.executable, "-m", "pytest", *ctx.args], cwd=provision.REPO, check=False)
+    raise typer.Exit(result.returncode)
+
+
 def main() -> None:
     app()

@@ -20,6 +20,7 @@ class Service:
     order: int
     log: str
     health: dict
+    user: str
     ports: list[int] = field(default_factory=list)
     ui: str = ""
     hdfs_dirs: list[dict] = field(default_factory=list)

@@ -11,7 +11,6 @@ from labctl import hdfs_dirs, health, supervisor
 from labctl.services import Service
 
 POLL_S = 1.0
-HDFS_SUPERUSER = "bigdata"
 
 
 @dataclass(frozen=True)
@@ -53,8 +52,8 @@ def status(services: list[Service]) -> list[Status]:
     return rows
 
 
-def _namenode_url(services: list[Service]) -> str:
-    return next(s.health["url"] for s in services if s.health.get("kind") == "namenode")
+def _namenode(services: list[Service]) -> Service:
+    return next(s for s in services if s.health.get("kind") == "namenode")
 
 
 def wait_healthy(service: Service) -> str:
@@ -79,7 +78,9 @@ def start(services: list[Service], all_services: list[Service], on_healthy=lambd
         supervisor.start(service.name)
         detail = wait_healthy(service)
         if service.hdfs_dirs:
-            hdfs_dirs.ensure(service, _namenode_url(all_services), HDFS_SUPERUSER)
+            namenode = _namenode(all_services)
+            # The account the NameNode runs as is the HDFS superuser.
+            hdfs_dirs.ensure(service, namenode.health["url"], namenode.user)
         on_healthy(service, detail)
 
 
