@@ -1,0 +1,43 @@
+"""The playbook itself: syntax, ansible-lint's production profile, and idempotence."""
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from labctl.provision import ANSIBLE_DIR, ansible_playbook
+
+pytestmark = pytest.mark.stack
+
+
+def ansible(tool: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    executable = ansible_playbook().with_name(tool)
+    env = {**os.environ, "PATH": f"{executable.parent}:{os.environ['PATH']}"}
+    return subprocess.run([str(executable), *args], cwd=ANSIBLE_DIR, capture_output=True, text=True,
+                          timeout=timeout, check=False, env=env)
+
+
+def test_syntax_check_passes():
+    result = ansible("ansible-playbook", "--syntax-check", "site.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_syntax_check_passes_for_the_vagrant_inventory():
+    result = ansible("ansible-playbook", "--syntax-check", "-i", "inventories/vagrant/hosts.yml", "site.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ansible_lint_production_profile_passes():
+    result = ansible("ansible-lint", "--profile", "production", "--offline", "site.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_second_run_reports_no_changes():
+    """Molecule's idempotence step: rerunning the playbook on a provisioned host changes nothing."""
+    result = ansible("ansible-playbook", "site.yml")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr
+    recap = re.search(r"ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", result.stdout)
+    assert recap, result.stdout[-2000:]
+    changed_tasks = re.findall(r"TASK \[(.+?)\][^\n]*\n(?:[^\n]*\n)*?changed:", result.stdout)
+    assert recap.group(1) == "0", f"changed={recap.group(1)}; changed tasks: {changed_tasks}"
