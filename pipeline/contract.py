@@ -1,0 +1,185 @@
+"""The data contract, Python implementation (used by the Kafka consumers).
+
+docs/data-contract.md is the specification; pipeline/clean.py holds the Spark
+implementation, and tests/unit/test_contract_agreement.py proves the two agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import BinaryIO, Iterator
+
+FIELDS = ("event_time", "event_type", "product_id", "category_id", "category_code",
+          "brand", "price", "user_id", "user_session")
+HEADER = ",".join(FIELDS)
+EVENT_TYPES = ("view", "cart", "remove_from_cart", "purchase")
+REASONS = ("bad_field_count", "bad_event_time", "bad_event_type", "bad_id", "bad_price")
+MAX_ID = 9223372036854775807
+ROW_ID_SEPARATOR = "\x1f"
+BOM = b"\xef\xbb\xbf"
+
+# RFC 4180 fields: quoted ("" escapes a quote) or unquoted (no quote, no comma).
+FIELD_PATTERN = r'"(?:[^"]|"")*"|[^",]*'
+_FIELD = re.compile(r'"((?:[^"]|"")*)"|([^",]*)')
+_TRIM = re.compile(r"^[ \t]+|[ \t]+$")
+_EVENT_TIME = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})( UTC)?$")
+_ID = re.compile(r"^[0-9]{1,19}$")
+# DECIMAL(38,2) holds 36 digits before the point; longer prices are rejected too.
+_PRICE = re.compile(r"^[0-9]{1,36}(\.[0-9]{1,2})?$")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+@dataclass(frozen=True)
+class Event:
+    """A valid, normalised event with its derived columns and row id."""
+
+    event_time: str  # "YYYY-MM-DD HH:MM:SS", UTC
+    event_type: str
+    product_id: int
+    category_id: int
+    category_code: str | None
+    brand: str | None
+    price: Decimal  # exactly two decimal places
+    user_id: int
+    user_session: str | None
+    event_date: str
+    event_hour: int
+    category: str | None
+    subcategory: str | None
+    row_id: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An input record that breaks the contract, with the first rule it fails."""
+
+    reason: str
+    raw: str
+
+
+def trim(value: str) -> str:
+    """Remove leading and trailing spaces and tabs (and nothing else)."""
+    return _TRIM.sub("", value)
+
+
+def lower(value: str) -> str:
+    """Lower-case A-Z only, so every implementation agrees on every input."""
+    return value.translate(_ASCII_LOWER)
+
+
+def decode(raw: bytes) -> str:
+    """Records are UTF-8; undecodable bytes become U+FFFD (the same in every stage)."""
+    return raw.decode("utf-8", errors="replace")
+
+
+def split_fields(record: str) -> list[str] | None:
+    """The record's RFC 4180 fields, or None when its quoting is malformed."""
+    fields, position = [], 0
+    while True:
+        match = _FIELD.match(record, position)
+        quoted, plain = match.groups()
+        fields.append(quoted.replace('""', '"') if quoted is not None else plain)
+        position = match.end()
+        if position == len(record):
+            return fields
+        if record[position] != ",":
+            return None
+        position += 1
+
+
+def _event_time(value: str) -> datetime | None:
+    match = _EVENT_TIME.match(trim(value))
+    if not match:
+        return None
+    try:
+        moment = datetime(*(int(part) for part in match.groups()[:6]))
+    except ValueError:
+        return None
+    return moment
+
+
+def _identifier(value: str) -> int | None:
+    value = trim(value)
+    if not _ID.match(value):
+        return None
+    number = int(value)
+    return number if 1 <= number <= MAX_ID else None
+
+
+def _optional(value: str) -> str | None:
+    value = lower(trim(value))
+    return value or None
+
+
+def row_id(values: list[str]) -> str:
+    """Deterministic id of an event: SHA-256 of its nine normalised fields, 32 hex digits."""
+    return hashlib.sha256(ROW_ID_SEPARATOR.join(values).encode("utf-8")).hexdigest()[:32]
+
+
+def validate(record: str) -> Event | Rejected:
+    """Apply the rules in order; the first that fails is the reject reason."""
+    fields = split_fields(record)
+    if fields is None or len(fields) != len(FIELDS):
+        return Rejected("bad_field_count", record)
+    time_text, type_text, product_text, category_text, code_text, brand_text, price_text, user_text, session = fields
+    moment = _event_time(time_text)
+    if moment is None:
+        return Rejected("bad_event_time", record)
+    event_type = lower(trim(type_text))
+    if event_type not in EVENT_TYPES:
+        return Rejected("bad_event_type", record)
+    ids = [_identifier(product_text), _identifier(category_text), _identifier(user_text)]
+    if None in ids:
+        return Rejected("bad_id", record)
+    price_text = trim(price_text)
+    if not _PRICE.match(price_text):
+        return Rejected("bad_price", record)
+    product_id, category_id, user_id = ids
+    price = Decimal(price_text).quantize(Decimal("0.01"))
+    category_code, brand = _optional(code_text), _optional(brand_text)
+    user_session = session or None
+    event_time = moment.strftime("%Y-%m-%d %H:%M:%S")
+    category, _, subcategory = (category_code or "").partition(".")
+    return Event(
+        event_time=event_time,
+        event_type=event_type,
+        product_id=product_id,
+        category_id=category_id,
+        category_code=category_code,
+        brand=brand,
+        price=price,
+        user_id=user_id,
+        user_session=user_session,
+        event_date=event_time[:10],
+        event_hour=moment.hour,
+        category=category or None,
+        subcategory=subcategory or None,
+        row_id=row_id([event_time, event_type, str(product_id), str(category_id), category_code or "",
+                       brand or "", str(price), str(user_id), user_session or ""]),
+    )
+
+
+def read_records(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw record bytes) for every input record of a CSV file.
+
+    One line is one record (LF or CRLF, which is not part of the record); a UTF-8
+    BOM is dropped, the header line is skipped, blank lines are ignored.
+    """
+    header_seen = False
+    for number, line in enumerate(stream, start=1):
+        if number == 1 and line.startswith(BOM):
+            line = line[len(BOM):]
+        line = line.removesuffix(b"\n").removesuffix(b"\r")
+        if not line:
+            continue
+        if not header_seen:
+            header_seen = True
+            continue
+        yield number, line

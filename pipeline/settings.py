@@ -1,0 +1,131 @@
+"""One settings object for every stage: endpoints, topic/table names and HDFS paths.
+
+Values come, lowest precedence first, from the built-in defaults (the ports the
+playbook provisions), a YAML file named by $LAB_CONFIG, and LAB_* environment
+variables (LAB_NAMESPACE, LAB_KAFKA_BOOTSTRAP, LAB_HBASE_PORT, ...).
+The namespace prefixes every Kafka topic, HBase table and HDFS directory, so runs
+(tests, students sharing one server) never see each other's data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+NAMESPACE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    namespace: str = "lab"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    hbase_host: str = "127.0.0.1"
+    hbase_port: int = 9090
+    webhdfs_url: str = "http://127.0.0.1:9870"
+    hdfs_url: str = "hdfs://127.0.0.1:9000"
+    hdfs_user: str = dataclasses.field(default_factory=getpass.getuser)
+    spark_master: str = "spark://127.0.0.1:7077"
+    # Parent of every namespace's HDFS tree (world-writable with the sticky bit, like /tmp).
+    hdfs_base: str = "/ecommerce"
+
+    def __post_init__(self) -> None:
+        if not NAMESPACE_PATTERN.match(self.namespace):
+            raise ValueError(
+                f"namespace {self.namespace!r} must start with a letter and use only a-z, 0-9 and _ (max 40)"
+            )
+
+    # Kafka topics
+    @property
+    def raw_topic(self) -> str:
+        return f"{self.namespace}.events.raw"
+
+    @property
+    def rejected_topic(self) -> str:
+        return f"{self.namespace}.events.rejected"
+
+    # Consumer groups
+    @property
+    def hbase_sink_group(self) -> str:
+        return f"{self.namespace}.hbase-sink"
+
+    @property
+    def landing_group(self) -> str:
+        return f"{self.namespace}.hdfs-landing"
+
+    # HBase tables are prefixed with the namespace (happybase's table_prefix): lab_events.
+    @property
+    def hbase_table_prefix(self) -> str:
+        return self.namespace
+
+    events_table = "events"
+    minute_table = "rt_minute"
+    product_table = "rt_product"
+
+    # HDFS zones
+    @property
+    def hdfs_root(self) -> str:
+        return f"{self.hdfs_base}/{self.namespace}"
+
+    @property
+    def raw_zone(self) -> str:
+        return f"{self.hdfs_root}/raw"
+
+    @property
+    def clean_zone(self) -> str:
+        return f"{self.hdfs_root}/clean/events"
+
+    @property
+    def quarantine_zone(self) -> str:
+        return f"{self.hdfs_root}/quarantine"
+
+    @property
+    def marts_zone(self) -> str:
+        return f"{self.hdfs_root}/marts"
+
+    @property
+    def checkpoint_dir(self) -> str:
+        return f"{self.hdfs_root}/checkpoints"
+
+    @property
+    def summary_path(self) -> str:
+        return f"{self.hdfs_root}/summary/summary.json"
+
+    def hdfs_uri(self, path: str) -> str:
+        """A full hdfs:// URI for an absolute HDFS path (what Spark reads and writes)."""
+        return f"{self.hdfs_url}{path}"
+
+    def with_namespace(self, namespace: str) -> Settings:
+        return dataclasses.replace(self, namespace=namespace)
+
+
+def _from_file(path: Path) -> dict:
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of settings")
+    return data
+
+
+def load(namespace: str | None = None, environ: os._Environ | dict | None = None) -> Settings:
+    """Settings from $LAB_CONFIG and LAB_* variables; an explicit `namespace` wins."""
+    environ = os.environ if environ is None else environ
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    values: dict = {}
+    if environ.get("LAB_CONFIG"):
+        values.update(_from_file(Path(environ["LAB_CONFIG"])))
+    for name in fields:
+        if f"LAB_{name.upper()}" in environ:
+            values[name] = environ[f"LAB_{name.upper()}"]
+    if namespace is not None:
+        values["namespace"] = namespace
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}; known: {', '.join(fields)}")
+    if "hbase_port" in values:
+        values["hbase_port"] = int(values["hbase_port"])
+    return Settings(**values)
