@@ -1,0 +1,29 @@
+"""The SparkSession every Spark stage uses: the lab's spark-defaults, UTC, the given master."""
+
+from __future__ import annotations
+
+import os
+
+from pyspark.sql import SparkSession
+
+from pipeline.settings import Settings
+
+SPARK_CONF_DIR = "/etc/spark"
+
+
+def session(settings: Settings, app_name: str, master: str | None = None) -> SparkSession:
+    """A session on the standalone master (or `master`, e.g. "local[1]" for unit tests).
+
+    The provisioned /etc/spark/spark-defaults.conf supplies HDFS, the event log and the
+    Kafka connector jars; event times are UTC whatever the host's time zone.
+    """
+    os.environ.setdefault("SPARK_CONF_DIR", SPARK_CONF_DIR)
+    builder = (
+        SparkSession.builder.appName(f"{settings.namespace}:{app_name}")
+        .master(master or settings.spark_master)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.hadoop.fs.defaultFS", settings.hdfs_url)
+    )
+    if master and master.startswith("local"):
+        builder = builder.config("spark.eventLog.enabled", "false").config("spark.ui.enabled", "false")
+    return builder.getOrCreate()
