@@ -1,0 +1,28 @@
+"""Spark smoke test: a job submitted to the standalone master reads a file from HDFS and writes Parquet."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run
+
+pytestmark = pytest.mark.smoke
+
+JOB = Path(__file__).parent / "jobs" / "csv_to_parquet.py"
+
+
+def test_spark_submit_reads_hdfs_and_writes_parquet(require, tmp_path, unique):
+    require("datanode")
+    require("spark-worker")
+    local = tmp_path / "orders.csv"
+    local.write_text("order_id,price\n1,10.50\n2,20.25\n3,5.00\n")
+    directory = f"/user/root/{unique}"
+    run("hdfs", "dfs", "-mkdir", "-p", directory)
+    run("hdfs", "dfs", "-put", str(local), f"{directory}/orders.csv")
+    try:
+        output = run("spark-submit", str(JOB), f"{directory}/orders.csv", f"{directory}/orders.parquet", timeout=300)
+        assert "ROWS=3 REVENUE=35.75 MASTER=spark://" in output
+        listing = run("hdfs", "dfs", "-ls", f"{directory}/orders.parquet")
+        assert "_SUCCESS" in listing and ".parquet" in listing
+    finally:
+        run("hdfs", "dfs", "-rm", "-r", "-skipTrash", directory)
