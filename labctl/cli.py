@@ -16,8 +16,9 @@ from labctl.services import Service, UnknownService, load_services, select
 
 app = typer.Typer(help="Control the ecommerce big-data lab.", no_args_is_help=True, add_completion=False)
 app.add_typer(data_app, name="data", help="Generate ecommerce event datasets.")
-console = Console()
-err = Console(stderr=True)
+# Wide tables also when the output is a log file (CI), not a terminal.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 SERVICE_ARG = typer.Argument(None, help="One service (default: all). `lab status` lists them.")
 
