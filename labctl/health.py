@@ -127,6 +127,12 @@ def spark_worker(url: str) -> tuple[bool, str]:
     return True, f"{len(workers)} ALIVE worker, {cores} cores"
 
 
+def http(url: str) -> tuple[bool, str]:
+    """A web application's health URL must answer 200 with JSON {"status": "ok"}."""
+    status = _get_json(url).get("status")
+    return status == "ok", f"status {status}"
+
+
 CHECKS: dict[str, Callable[..., tuple[bool, str]]] = {
     "zookeeper": zookeeper,
     "namenode": namenode,
@@ -137,6 +143,7 @@ CHECKS: dict[str, Callable[..., tuple[bool, str]]] = {
     "kafka": kafka,
     "spark_master": spark_master,
     "spark_worker": spark_worker,
+    "http": http,
 }
 
 
