@@ -13,9 +13,11 @@ from rich.table import Table
 from datasets.cli import app as data_app
 from labctl import provision, stack, supervisor
 from labctl.services import Service, UnknownService, load_services, select
+from pipeline.cli import app as pipeline_app
 
 app = typer.Typer(help="Control the ecommerce big-data lab.", no_args_is_help=True, add_completion=False)
 app.add_typer(data_app, name="data", help="Generate ecommerce event datasets.")
+app.add_typer(pipeline_app, name="pipeline", help="Run the ecommerce pipeline's stages.")
 # Wide tables also when the output is a log file (CI), not a terminal.
 console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)

@@ -23,6 +23,8 @@ def session(settings: Settings, app_name: str, master: str | None = None) -> Spa
         .master(master or settings.spark_master)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.hadoop.fs.defaultFS", settings.hdfs_url)
+        # The lab command shows its own progress; Spark's console bars would garble it.
+        .config("spark.ui.showConsoleProgress", "false")
     )
     if master and master.startswith("local"):
         builder = builder.config("spark.eventLog.enabled", "false").config("spark.ui.enabled", "false")

@@ -1,0 +1,139 @@
+"""`lab pipeline ...`: each stage on its own, or all of them in order."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipeline import analyze as analyze_stage
+from pipeline import clean as clean_stage
+from pipeline import hbase_sink, landing, produce as produce_stage, realtime
+from pipeline import run as run_stage
+from pipeline import settings as settings_module
+from pipeline.settings import Settings
+
+app = typer.Typer(help="Run the ecommerce pipeline's stages.", no_args_is_help=True)
+console = Console()
+
+INPUT = typer.Option(..., "--input", "-i", exists=True, dir_okay=False, readable=True,
+                     help="CSV file in the REES46 schema (generated, the sample, or a real Kaggle file).")
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.obj
+
+
+@app.callback()
+def namespace_option(
+    ctx: typer.Context,
+    namespace: str = typer.Option(None, "--namespace", "-n", envvar="LAB_NAMESPACE",
+                                  help="Prefix of every topic, HBase table and HDFS directory (default: lab)."),
+) -> None:
+    try:
+        ctx.obj = settings_module.load(namespace=namespace)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--namespace") from None
+
+
+@app.command()
+def produce(
+    ctx: typer.Context,
+    input_csv: Path = INPUT,
+    rate: float = typer.Option(None, help="Events per second (default: as fast as possible)."),
+    loop: bool = typer.Option(False, help="Replay the file forever (stop with Ctrl-C)."),
+) -> None:
+    """Replay a CSV file into the raw topic."""
+    settings = _settings(ctx)
+    stats = produce_stage.produce(settings, input_csv, rate=rate, loop=loop)
+    console.print(f"produced {stats.records:,} records into {settings.raw_topic} at {stats.rate:,.0f}/s")
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    sink: str = typer.Option("both", help="hbase, hdfs or both."),
+    idle_timeout: float = typer.Option(None, help="Stop after this many seconds without new records."),
+) -> None:
+    """Consume the raw topic into HBase (validated) and the HDFS raw zone; Ctrl-C stops cleanly."""
+    settings = _settings(ctx)
+    if sink not in {"hbase", "hdfs", "both"}:
+        raise typer.BadParameter("choose hbase, hdfs or both", param_hint="--sink")
+    if sink == "both":
+        with run_stage.Consumers(settings) as consumers:
+            console.print(f"consuming {settings.raw_topic} into HBase and HDFS; Ctrl-C stops")
+            try:
+                for process in consumers.processes:
+                    process.join(timeout=idle_timeout)
+            except KeyboardInterrupt:
+                pass
+        return
+    stats = (hbase_sink.run if sink == "hbase" else landing.run)(settings, idle_timeout_s=idle_timeout)
+    console.print(stats)
+
+
+@app.command()
+def stream(
+    ctx: typer.Context,
+    available_now: bool = typer.Option(False, help="Process what the topic holds now, then stop."),
+) -> None:
+    """Real-time aggregates (Spark Structured Streaming) into HBase; Ctrl-C stops cleanly."""
+    realtime.run(_settings(ctx), available_now=available_now)
+
+
+@app.command()
+def clean(ctx: typer.Context) -> None:
+    """Clean the raw zone into Parquet (and the quarantine), print the quality counts."""
+    console.print_json(json.dumps(clean_stage.run(_settings(ctx))))
+
+
+@app.command()
+def analyze(
+    ctx: typer.Context,
+    summary_out: Path = typer.Option(None, help="Also write the summary JSON to this local file."),
+) -> None:
+    """Spark SQL analytics over the clean events: the marts and the summary JSON."""
+    summary = analyze_stage.run(_settings(ctx), summary_out=summary_out)
+    _print_summary(summary)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    input_csv: Path = INPUT,
+    summary_out: Path = typer.Option(..., help="Where to write the summary JSON."),
+) -> None:
+    """Every stage in order, waiting for the consumers to catch up; prints the summary."""
+    settings = _settings(ctx)
+    with console.status("starting") as status:
+        report = run_stage.run(settings, input_csv, summary_out=summary_out, step=status.update)
+    console.print(f"produced {report.produced.records:,} records at {report.produced.rate:,.0f}/s")
+    _print_summary(report.summary)
+    console.print(f"summary written to {summary_out} and hdfs://{settings.summary_path}")
+
+
+def _print_summary(summary: dict) -> None:
+    quality, kpis = summary["quality"], summary["kpis"]
+    table = Table(title="Pipeline summary", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("input records", quality["input_records"]),
+        *((f"rejected: {reason}", n) for reason, n in quality["rejected"].items()),
+        ("duplicates removed", quality["duplicates_removed"]),
+        ("clean events", quality["clean_events"]),
+        ("unique users", kpis["unique_users"]),
+        ("sessions", kpis["unique_sessions"]),
+        ("purchases", kpis["purchases"]),
+        ("orders", kpis["orders"]),
+        ("revenue", f"{kpis['revenue']:,.2f}"),
+        ("AOV", f"{kpis['aov']:,.2f}"),
+        ("conversion rate", f"{kpis['conversion_rate']:.2%}"),
+        ("cart abandonment", f"{kpis['cart_abandonment_rate']:.2%}"),
+    ]
+    for measure, value in rows:
+        table.add_row(measure, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)

@@ -1,0 +1,81 @@
+"""The whole pipeline in order: produce, ingest (HBase sink + HDFS landing) until caught up,
+drain the real-time job, clean, analyze. Used by `lab pipeline run` and the demo."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from pipeline import analyze, clean, hbase_sink, landing, lag, produce, realtime, topics
+from pipeline.settings import Settings
+
+CATCH_UP_TIMEOUT_S = 1800
+
+
+@dataclass
+class RunReport:
+    produced: produce.ProduceStats
+    summary: dict
+
+
+def _consume(stage: str, settings: Settings) -> None:
+    """Child process body: one consumer stage until SIGTERM (then it flushes and commits)."""
+    {"hbase-sink": hbase_sink.run, "landing": landing.run}[stage](settings)
+
+
+class Consumers:
+    """The two consumer groups as child processes, stopped gracefully with SIGTERM."""
+
+    STAGES = ("hbase-sink", "landing")
+
+    def __init__(self, settings: Settings):
+        context = multiprocessing.get_context("spawn")
+        self.processes = [context.Process(target=_consume, args=(stage, settings), name=stage, daemon=True)
+                          for stage in self.STAGES]
+
+    def __enter__(self) -> Consumers:
+        for process in self.processes:
+            process.start()
+        return self
+
+    def check(self) -> None:
+        for process in self.processes:
+            if not process.is_alive():
+                raise RuntimeError(f"the {process.name} consumer exited with code {process.exitcode}")
+
+    def __exit__(self, *exc) -> None:
+        for process in self.processes:
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            process.join(timeout=60)
+            if process.is_alive():
+                process.kill()
+
+
+def run(settings: Settings, csv_path: str | os.PathLike, summary_out: Path | None = None,
+        step: Callable[[str], None] = lambda message: None, progress: bool = True) -> RunReport:
+    """Push one CSV file through every stage; returns the producer's stats and the summary."""
+    topics.ensure_topics(settings)
+    with Consumers(settings) as consumers:
+        step(f"producing {csv_path} into {settings.raw_topic}")
+        produced = produce.produce(settings, csv_path, progress=progress)
+        step("waiting for the HBase sink and the HDFS landing to catch up")
+
+        def poll(lags: dict) -> None:
+            consumers.check()
+            step("lag " + ", ".join(f"{group}: {n}" for group, n in lags.items()))
+
+        lag.wait_caught_up(settings, [settings.hbase_sink_group, settings.landing_group],
+                           CATCH_UP_TIMEOUT_S, on_poll=poll)
+    step("draining the raw topic into the real-time aggregates")
+    realtime.run(settings, available_now=True)
+    step("cleaning the raw zone")
+    clean.run(settings)
+    step("running the analytics")
+    summary = analyze.run(settings, summary_out=summary_out)
+    return RunReport(produced, summary)
