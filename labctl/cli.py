@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from datasets.cli import app as data_app
+from labctl import demo as demo_stage
 from labctl import provision, stack, supervisor
 from labctl.services import Service, UnknownService, load_services, select
 from pipeline.cli import app as pipeline_app
@@ -18,6 +19,8 @@ from pipeline.cli import app as pipeline_app
 app = typer.Typer(help="Control the ecommerce big-data lab.", no_args_is_help=True, add_completion=False)
 app.add_typer(data_app, name="data", help="Generate ecommerce event datasets.")
 app.add_typer(pipeline_app, name="pipeline", help="Run the ecommerce pipeline's stages.")
+demo_app = typer.Typer(help="The demo that keeps the dashboard moving.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
 # Wide tables also when the output is a log file (CI), not a terminal.
 console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -47,7 +50,12 @@ def _print_status(services: list[Service]) -> bool:
         table.add_row(row.service.name, row.state, str(row.pid or "-"),
                       ",".join(map(str, row.service.ports)), f"{mark} {row.detail}", row.service.ui or "-")
     console.print(table)
-    return all(row.healthy for row in rows)
+    return all(row.healthy for row in rows if not row.service.demo)
+
+
+def _core(services: list[Service]) -> list[Service]:
+    """The stack without the demo programs (`lab demo start` starts those)."""
+    return [s for s in services if not s.demo]
 
 
 def _start(services: list[Service], every: list[Service]) -> None:
@@ -87,7 +95,9 @@ def up(
             err.print("[red]the playbook failed; its output above names the failing task[/]")
             raise typer.Exit(1) from None
     services, every = _services()
-    _start(services, every)
+    _start(_core(services), every)
+    if demo_stage.autostart():
+        demo_start()
     if not _print_status(every):
         raise typer.Exit(1)
 
@@ -104,7 +114,7 @@ def status() -> None:
 def start(service: str | None = SERVICE_ARG) -> None:
     """Start all services (in dependency order) or one."""
     services, every = _services(service)
-    _start(services, every)
+    _start(services if service else _core(services), every)
 
 
 @app.command()
@@ -139,6 +149,27 @@ def logs(
         os.execvp("tail", ["tail", "-n", str(lines), "-F", chosen.log])
     text = stack.tail(chosen.log, lines)
     sys.stdout.write(text or f"(no log yet at {chosen.log})\n")
+
+
+@demo_app.command("start")
+def demo_start() -> None:
+    """Push the sample through the pipeline (once), then start the demo programs."""
+    every = load_services()
+    demo = [s for s in every if s.demo]
+    if not demo:
+        err.print("[red]the demo is not provisioned:[/] run [bold]sudo lab up[/]")
+        raise typer.Exit(1)
+    with console.status("preparing the demo") as spinner:
+        if demo_stage.prepare(step=spinner.update):
+            console.print("[green]✓[/] the demo dataset went through the whole pipeline")
+    _start(demo, every)
+
+
+@demo_app.command("stop")
+def demo_stop() -> None:
+    """Stop the demo programs (the data stays)."""
+    stack.stop([s for s in load_services() if s.demo])
+    console.print("demo stopped")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -25,6 +25,7 @@ class Service:
     ui: str = ""
     hdfs_dirs: list[dict] = field(default_factory=list)
     start_timeout: int = 120
+    demo: bool = False
 
 
 class UnknownService(LookupError):

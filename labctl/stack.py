@@ -47,9 +47,18 @@ def status(services: list[Service]) -> list[Status]:
     for service in services:
         program = states.get(service.name)
         state = program.state if program else ("NOT RUNNING" if states else "SUPERVISOR DOWN")
-        healthy, detail = health.check(service.health) if state == "RUNNING" else (False, "not running")
+        healthy, detail = _health(service, state)
         rows.append(Status(service, state, program.pid if program else None, healthy, detail))
     return rows
+
+
+def _health(service: Service, state: str) -> tuple[bool, str]:
+    """The service's protocol check; `supervisor`-kind services are healthy while RUNNING."""
+    if state != "RUNNING":
+        return False, "not running"
+    if service.health.get("kind") == "supervisor":
+        return True, "running"
+    return health.check(service.health)
 
 
 def _namenode(services: list[Service]) -> Service:
@@ -64,7 +73,7 @@ def wait_healthy(service: Service) -> str:
         state = supervisor.states().get(service.name)
         if state and state.state in {"FATAL", "EXITED", "BACKOFF"}:
             raise StartFailed(service, f"the process is {state.state}")
-        healthy, detail = health.check(service.health)
+        healthy, detail = _health(service, state.state if state else "NOT RUNNING")
         if healthy:
             return detail
         time.sleep(POLL_S)
