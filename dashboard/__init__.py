@@ -1,0 +1,55 @@
+"""The lab's BI dashboard: a Flask app over the pipeline's batch summary (HDFS) and real-time aggregates (HBase).
+
+``create_app(settings)`` is the application factory (as in Flask's tutorial): the pages
+blueprint renders the templates, the ``/api`` blueprint serves the JSON every chart and
+table is drawn from. Served by waitress: ``waitress-serve --call dashboard:create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, jsonify, render_template, request
+
+from dashboard import api, pages
+from dashboard.sources import Live, Summary, Unavailable
+from pipeline import settings as pipeline_settings
+from pipeline.settings import Settings
+
+# Where the playbook unpacks Chart.js (the npm package's UMD build); served under /vendor/.
+DEFAULT_VENDOR_DIR = "/opt/ecommerce-lab/dashboard/vendor"
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """The dashboard for ``settings`` (default: ``pipeline.settings.load()``, so $LAB_NAMESPACE picks the namespace)."""
+    settings = settings or pipeline_settings.load()
+    app = Flask(__name__)
+    app.config.from_mapping(
+        LAB_SETTINGS=settings,
+        VENDOR_DIR=os.environ.get("DASHBOARD_VENDOR_DIR", DEFAULT_VENDOR_DIR),
+    )
+    app.extensions["summary"] = Summary(settings)
+    app.extensions["live"] = Live(settings)
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.add_url_rule("/vendor/<path:filename>", "vendor", pages.vendor)
+
+    @app.errorhandler(Unavailable)
+    def unavailable(error: Unavailable):
+        if request.blueprint == api.bp.name:
+            return jsonify(error=error.message, fix=error.fix), 503
+        return render_template("unavailable.html", error=error), 503
+
+    @app.after_request
+    def content_security_policy(response):
+        # Scripts, styles and data only from the dashboard itself: no inline script can run.
+        response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    @app.context_processor
+    def namespace():
+        return {"namespace": settings.namespace}
+
+    return app

@@ -1,0 +1,58 @@
+"""Server-rendered pages: one template per page on the shared layout; charts load their data from /api."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request, send_from_directory
+
+from dashboard.sources import parse_user_id, pipeline_status
+
+bp = Blueprint("pages", __name__)
+
+
+def _summary() -> dict:
+    return current_app.extensions["summary"].get()
+
+
+@bp.get("/")
+def overview():
+    return render_template("overview.html", summary=_summary())
+
+
+@bp.get("/live")
+def live():
+    return render_template("live.html")
+
+
+@bp.get("/funnel")
+def funnel():
+    return render_template("funnel.html", summary=_summary())
+
+
+@bp.get("/products")
+def products():
+    return render_template("products.html", summary=_summary())
+
+
+@bp.get("/categories")
+def categories():
+    return render_template("categories.html", summary=_summary())
+
+
+@bp.get("/customers")
+def customers():
+    """The lookup form; with ?user_id=, that user's events or a message why there are none."""
+    text = request.args.get("user_id", "").strip()
+    user_id = parse_user_id(text) if text else None
+    events = current_app.extensions["live"].user_events(user_id) if user_id else None
+    return render_template("customers.html", text=text, user_id=user_id, events=events)
+
+
+@bp.get("/health")
+def health():
+    return render_template("health.html", **pipeline_status(current_app.config["LAB_SETTINGS"],
+                                                            current_app.extensions["summary"]))
+
+
+def vendor(filename: str):
+    """Vendored front-end libraries (Chart.js), unpacked by the playbook outside the checkout."""
+    return send_from_directory(current_app.config["VENDOR_DIR"], filename, max_age=86400)
