@@ -10,7 +10,7 @@ import hashlib
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import BinaryIO, Iterator
 
 FIELDS = ("event_time", "event_type", "product_id", "category_id", "category_code",
@@ -23,13 +23,12 @@ ROW_ID_SEPARATOR = "\x1f"
 BOM = b"\xef\xbb\xbf"
 
 # RFC 4180 fields: quoted ("" escapes a quote) or unquoted (no quote, no comma).
-FIELD_PATTERN = r'"(?:[^"]|"")*"|[^",]*'
 _FIELD = re.compile(r'"((?:[^"]|"")*)"|([^",]*)')
-_TRIM = re.compile(r"^[ \t]+|[ \t]+$")
-_EVENT_TIME = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})( UTC)?$")
-_ID = re.compile(r"^[0-9]{1,19}$")
+_TRIM = re.compile(r"\A[ \t]+|[ \t]+\Z")
+_EVENT_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})( UTC)?")
+_ID = re.compile(r"[0-9]{1,19}")
 # DECIMAL(38,2) holds 36 digits before the point; longer prices are rejected too.
-_PRICE = re.compile(r"^[0-9]{1,36}(\.[0-9]{1,2})?$")
+_PRICE = re.compile(r"[0-9]{1,36}(\.[0-9]{1,2})?")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -95,7 +94,7 @@ def split_fields(record: str) -> list[str] | None:
 
 
 def _event_time(value: str) -> datetime | None:
-    match = _EVENT_TIME.match(trim(value))
+    match = _EVENT_TIME.fullmatch(trim(value))
     if not match:
         return None
     try:
@@ -107,7 +106,7 @@ def _event_time(value: str) -> datetime | None:
 
 def _identifier(value: str) -> int | None:
     value = trim(value)
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):
         return None
     number = int(value)
     return number if 1 <= number <= MAX_ID else None
@@ -139,13 +138,13 @@ def validate(record: str) -> Event | Rejected:
     if None in ids:
         return Rejected("bad_id", record)
     price_text = trim(price_text)
-    if not _PRICE.match(price_text):
+    if not _PRICE.fullmatch(price_text):
         return Rejected("bad_price", record)
     product_id, category_id, user_id = ids
-    price = Decimal(price_text).quantize(Decimal("0.01"))
+    price = Decimal(price_text).quantize(Decimal("0.01"), context=Context(prec=38))
     category_code, brand = _optional(code_text), _optional(brand_text)
     user_session = session or None
-    event_time = moment.strftime("%Y-%m-%d %H:%M:%S")
+    event_time = moment.isoformat(sep=" ")
     category, _, subcategory = (category_code or "").partition(".")
     return Event(
         event_time=event_time,
