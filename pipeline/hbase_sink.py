@@ -1,0 +1,163 @@
+"""Stage 2: validate the raw topic's records; valid events to HBase, invalid ones to the rejected topic.
+
+A consumer group (`settings.hbase_sink_group`) with auto-commit off. Each poll's
+records go through `contract.validate(contract.decode(value))`; the valid events
+are written with one `mutateRows` call, the rejected ones are sent as JSON
+{"reason", "raw", "source", "line", "partition", "offset"} to
+`settings.rejected_topic`, and only after both are flushed are the offsets
+committed. A crash therefore re-delivers at most the uncommitted records: their
+HBase rows overwrite themselves (the row key is a function of the event, see
+docs/hbase-row-key.md), while the rejected topic is at-least-once, so its
+readers deduplicate by (partition, offset).
+
+Row key: `<user_id, 19 digits>|<event_time YYYYMMDDHHMMSS>|<row_id>`; one column
+family `e` (VERSIONS 1) with one cell `e:event`, the normalised event as JSON
+(one cell instead of one per field: HBase's cost is per cell, ~5x the throughput).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import happybase
+
+from pipeline import contract, produce, topics
+from pipeline.settings import Settings
+
+FAMILY = "e"
+COLUMN = b"e:event"
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+EVENT_FIELDS = tuple(contract.Event.__dataclass_fields__)
+
+
+@dataclass
+class SinkStats:
+    records: int = 0
+    valid: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        """Records per second."""
+        return self.records / self.seconds if self.seconds else 0.0
+
+    @classmethod
+    def combined(cls, parts: list[SinkStats]) -> SinkStats:
+        """The stats of several workers that ran side by side."""
+        rejected = {}
+        for part in parts:
+            for reason, count in part.rejected.items():
+                rejected[reason] = rejected.get(reason, 0) + count
+        return cls(records=sum(p.records for p in parts), valid=sum(p.valid for p in parts), rejected=rejected,
+                   seconds=max(p.seconds for p in parts))
+
+
+def row_key(event: contract.Event) -> bytes:
+    """`<user_id:019d>|<YYYYMMDDHHMMSS>|<row_id>`: a user's events sort by time; a re-delivery hits the same row."""
+    moment = event.event_time.replace("-", "").replace(" ", "").replace(":", "")
+    return f"{event.user_id:019d}|{moment}|{event.row_id}".encode()
+
+
+def cell(event: contract.Event) -> bytes:
+    """The `e:event` cell: the event's fields as JSON (price as its exact decimal string, nulls as null)."""
+    values = {name: getattr(event, name) for name in EVENT_FIELDS}
+    values["price"] = str(event.price)
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _connection(settings: Settings) -> happybase.Connection:
+    return happybase.Connection(settings.hbase_host, settings.hbase_port, table_prefix=settings.hbase_table_prefix)
+
+
+def ensure_table(settings: Settings) -> None:
+    """Create the events table (one family, one version) when it is missing."""
+    connection = _connection(settings)
+    try:
+        if settings.events_table.encode() not in connection.tables():
+            connection.create_table(settings.events_table, {FAMILY: {"max_versions": 1}})
+    finally:
+        connection.close()
+
+
+def rejection(record, reason: str, raw: str) -> bytes:
+    """The rejected topic's JSON message for a consumed record."""
+    source, line = produce.origin(record)
+    return json.dumps({"reason": reason, "raw": raw, "source": source, "line": line,
+                       "partition": record.partition, "offset": record.offset}, ensure_ascii=False).encode()
+
+
+def run(settings: Settings, idle_timeout_s: float | None = None, max_records: int | None = None,
+        workers: int = 1) -> SinkStats:
+    """Consume the raw topic into HBase and the rejected topic until stopped.
+
+    idle_timeout_s: return once no new record arrived for this many seconds (None: run until SIGTERM/SIGINT).
+    max_records: return after about this many records (a whole poll is always finished and committed).
+    workers: consumer processes in the group (validation is CPU-bound Python; at most the partition count helps).
+    """
+    topics.ensure_topics(settings)
+    ensure_table(settings)
+    if workers > 1:
+        return SinkStats.combined(topics.in_processes(run, workers, settings, idle_timeout_s, max_records))
+    consumer = topics.consumer(settings, settings.hbase_sink_group, "hbase-sink", settings.raw_topic,
+                               max_poll_records=10_000)
+    rejected_producer = produce.producer(settings, client_id=f"{settings.namespace}-hbase-sink", linger_ms=5,
+                                         max_request_size=topics.REJECTED_MAX_BYTES)
+    connection = _connection(settings)
+    table = connection.table(settings.events_table)
+    stats = SinkStats()
+    started = time.monotonic()
+    try:
+        for batch in topics.batches(consumer, idle_timeout_s):
+            if not batch:
+                continue
+            rows, futures = {}, []
+            for records in batch.values():
+                for record in records:
+                    raw = contract.decode(record.value)
+                    verdict = contract.validate(raw)
+                    if isinstance(verdict, contract.Event):
+                        rows[row_key(verdict)] = {COLUMN: cell(verdict)}
+                    else:
+                        stats.rejected[verdict.reason] = stats.rejected.get(verdict.reason, 0) + 1
+                        futures.append(rejected_producer.send(settings.rejected_topic,
+                                                              value=rejection(record, verdict.reason, raw)))
+                    stats.records += 1
+            writes, size = table.batch(), 0
+            for key, columns in rows.items():
+                writes.put(key, columns)
+                size += len(key) + len(columns[COLUMN])
+                if size >= MAX_BATCH_BYTES:  # a bounded request: the Thrift server's heap is small
+                    writes.send()
+                    size = 0
+            writes.send()
+            rejected_producer.flush()
+            for future in futures:
+                future.get()  # raises if a rejected record could not be delivered
+            consumer.commit()
+            stats.valid = stats.records - sum(stats.rejected.values())
+            if max_records is not None and stats.records >= max_records:
+                break
+    finally:
+        consumer.close(autocommit=False)
+        rejected_producer.close()
+        connection.close()
+        stats.seconds = time.monotonic() - started
+    return stats
+
+
+def user_events(settings: Settings, user_id: int) -> list[dict]:
+    """A user's events in time order (one prefix scan), as dicts like `contract.Event.as_dict()` (price a Decimal)."""
+    connection = _connection(settings)
+    try:
+        table = connection.table(settings.events_table)
+        events = [json.loads(columns[COLUMN])
+                  for _, columns in table.scan(row_prefix=f"{user_id:019d}|".encode(), columns=[COLUMN])]
+    finally:
+        connection.close()
+    for event in events:
+        event["price"] = Decimal(event["price"])
+    return events

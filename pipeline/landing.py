@@ -1,0 +1,186 @@
+"""Stage 3: land the raw topic's records in the HDFS raw zone, exactly once in effect.
+
+Layout: `<raw_zone>/ingest_date=YYYY-MM-DD/part-PPP-FFFFFFFFFFFF-LLLLLLLLLLLL.jsonl`
+(Kafka partition, first and last offset in the file; the date is the message
+timestamp's, UTC), one JSON object per line: {"raw", "source", "line",
+"partition", "offset", "timestamp_ms"}.
+
+Why no record is ever visible partially, lost or landed twice:
+1. A file is written under a hidden name (`.part-...jsonl.tmp`, which no reader's
+   `part-*.jsonl` glob matches) and then renamed; an HDFS rename is atomic and
+   refuses to replace an existing file, so readers see whole files or nothing.
+2. Each file holds a run of *consecutive* records of one partition (a new file
+   starts whenever the ingest date changes), and a partition's files are renamed
+   in offset order. So the landed files of a partition always cover exactly the
+   prefix of the partition up to their highest last offset L, whatever the moment
+   of a crash (a batch spanning two dates is just two renames; a crash between
+   them leaves a shorter prefix, not a gap).
+3. The raw zone is the source of truth: when a partition is assigned, the landing
+   consumer deletes its leftover temp files and seeks to L + 1 (the beginning of
+   the partition when nothing landed), ignoring Kafka's committed offset, which
+   is committed after the renames only so that lag can be monitored.
+This assumes one writer per partition at a time, which the consumer group gives
+(a consumer that lost its partitions drops its unwritten records); were a
+stale writer to rename a file with a name that exists, the rename fails loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from hdfs import InsecureClient
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+from pipeline import contract, produce, topics
+from pipeline.settings import Settings
+
+DAY_MS = 86_400_000
+PART = re.compile(r"^part-(\d{3})-(\d{12})-(\d{12})\.jsonl$")
+TEMP = re.compile(r"^\.part-(\d{3})-\d{12}-\d{12}\.jsonl\.tmp$")
+
+
+@dataclass
+class LandingStats:
+    records: int = 0
+    files: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        """Records per second."""
+        return self.records / self.seconds if self.seconds else 0.0
+
+
+def file_name(partition: int, first: int, last: int) -> str:
+    return f"part-{partition:03d}-{first:012d}-{last:012d}.jsonl"
+
+
+def hdfs_client(settings: Settings) -> InsecureClient:
+    return InsecureClient(settings.webhdfs_url, user=settings.hdfs_user)
+
+
+def landed(client: InsecureClient, settings: Settings) -> tuple[dict[int, int], list[tuple[int, str]]]:
+    """({partition: highest landed last offset}, [(partition, temp file path)]) from the raw zone."""
+    last: dict[int, int] = {}
+    temps: list[tuple[int, str]] = []
+    if client.status(settings.raw_zone, strict=False) is None:
+        return last, temps
+    for day in client.list(settings.raw_zone):
+        if not day.startswith("ingest_date="):
+            continue
+        for name in client.list(f"{settings.raw_zone}/{day}"):
+            if match := PART.match(name):
+                partition = int(match[1])
+                last[partition] = max(last.get(partition, -1), int(match[3]))
+            elif match := TEMP.match(name):
+                temps.append((int(match[1]), f"{settings.raw_zone}/{day}/{name}"))
+    return last, temps
+
+
+def line_of(record) -> str:
+    """The raw zone's JSON line for a consumed record."""
+    source, line = produce.origin(record)
+    return json.dumps({"raw": contract.decode(record.value), "source": source, "line": line,
+                       "partition": record.partition, "offset": record.offset, "timestamp_ms": record.timestamp},
+                      ensure_ascii=False)
+
+
+class _Lander(ConsumerRebalanceListener):
+    """Buffers records per partition and writes them as files; seeks from the raw zone on assignment."""
+
+    def __init__(self, settings: Settings, consumer: KafkaConsumer, stats: LandingStats) -> None:
+        self.settings, self.consumer, self.stats = settings, consumer, stats
+        self.client = hdfs_client(settings)
+        self.pending: dict[int, list[tuple[int, str, str]]] = {}  # partition -> [(offset, date, line)]
+        self.oldest: float | None = None
+        self._dates: dict[int, str] = {}
+
+    def on_partitions_revoked(self, revoked) -> None:
+        for tp in revoked:
+            self.pending.pop(tp.partition, None)  # not landed: the next owner lands them
+
+    def on_partitions_assigned(self, assigned) -> None:
+        last, temps = landed(self.client, self.settings)
+        mine = {tp.partition for tp in assigned}
+        for partition, path in temps:
+            if partition in mine:
+                self.client.delete(path)
+        for tp in assigned:
+            if tp.partition in last:
+                self.consumer.seek(tp, last[tp.partition] + 1)
+            else:
+                self.consumer.seek_to_beginning(tp)
+
+    def date(self, timestamp_ms: int) -> str:
+        day = timestamp_ms // DAY_MS
+        if day not in self._dates:
+            self._dates[day] = datetime.fromtimestamp(day * DAY_MS / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
+        return self._dates[day]
+
+    def add(self, records) -> None:
+        for record in records:
+            self.pending.setdefault(record.partition, []).append(
+                (record.offset, self.date(record.timestamp), line_of(record)))
+        if self.oldest is None:
+            self.oldest = time.monotonic()
+
+    @property
+    def size(self) -> int:
+        return sum(len(lines) for lines in self.pending.values())
+
+    def flush(self) -> None:
+        """Land every pending record, then commit the next offsets (for lag monitoring only)."""
+        offsets = {}
+        for partition, records in self.pending.items():
+            start = 0
+            for end in range(1, len(records) + 1):
+                if end == len(records) or records[end][1] != records[start][1]:
+                    self._write(partition, records[start:end])
+                    start = end
+            offsets[TopicPartition(self.settings.raw_topic, partition)] = OffsetAndMetadata(records[-1][0] + 1)
+        self.pending, self.oldest = {}, None
+        if offsets:
+            self.consumer.commit(offsets)
+
+    def _write(self, partition: int, run: list[tuple[int, str, str]]) -> None:
+        name = file_name(partition, run[0][0], run[-1][0])
+        directory = f"{self.settings.raw_zone}/ingest_date={run[0][1]}"
+        temp = f"{directory}/.{name}.tmp"
+        self.client.write(temp, data="".join(line + "\n" for _, _, line in run).encode(), overwrite=True)
+        self.client.rename(temp, f"{directory}/{name}")
+        self.stats.records += len(run)
+        self.stats.files += 1
+
+
+def run(settings: Settings, idle_timeout_s: float | None = None, flush_records: int = 200_000,
+        flush_interval_s: float = 5.0) -> LandingStats:
+    """Land the raw topic into `settings.raw_zone` until stopped.
+
+    idle_timeout_s: return once no new record arrived for this many seconds (None: run until SIGTERM/SIGINT,
+    which lands what is buffered, commits and returns).
+    flush_records / flush_interval_s: write files once this many records are buffered or the oldest buffered
+    record waited this long (and whenever the topic has nothing new).
+    """
+    topics.ensure_topics(settings)
+    consumer = topics.consumer(settings, settings.landing_group, "landing", max_poll_records=20_000)
+    stats = LandingStats()
+    lander = _Lander(settings, consumer, stats)
+    consumer.subscribe([settings.raw_topic], listener=lander)
+    started = time.monotonic()
+    try:
+        for batch in topics.batches(consumer, idle_timeout_s):
+            for records in batch.values():
+                lander.add(records)
+            if lander.pending and (not batch or lander.size >= flush_records
+                                   or time.monotonic() - lander.oldest >= flush_interval_s):
+                lander.flush()
+        lander.flush()
+    finally:
+        consumer.close(autocommit=False)
+        stats.seconds = time.monotonic() - started
+    return stats

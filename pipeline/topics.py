@@ -1,0 +1,130 @@
+"""Helpers shared by the Kafka stages: the namespace's topics, consumers and their poll loop, worker processes,
+removal of a namespace."""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+import time
+from typing import Callable, Iterator
+
+import happybase
+from hdfs import InsecureClient
+from kafka import KafkaConsumer
+from kafka.admin import KafkaAdminClient
+from kafka.errors import TopicAlreadyExistsError
+
+from pipeline.settings import Settings
+
+PARTITIONS = 3
+POLL_MS = 500
+REJECTED_MAX_BYTES = 8 * 1024 * 1024
+
+
+def _admin(settings: Settings) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.namespace}-admin")
+
+
+def ensure_topics(settings: Settings, partitions: int = PARTITIONS) -> None:
+    """Create the raw and rejected topics when they are missing (a no-op for those that exist)."""
+    admin = _admin(settings)
+    try:
+        # A rejected message is its record JSON-escaped, which can be a few times the record's size.
+        for topic, configs in ((settings.raw_topic, {}),
+                               (settings.rejected_topic, {"max.message.bytes": str(REJECTED_MAX_BYTES)})):
+            try:
+                admin.create_topics({topic: {"num_partitions": partitions, "replication_factor": 1,
+                                             "configs": configs}}, wait_for_metadata=True)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+
+
+def consumer(settings: Settings, group: str, name: str, *subscribe: str, **overrides) -> KafkaConsumer:
+    """A stage's group consumer: offsets committed by the stage only, from the earliest offset the first time,
+    and a short session, so that a killed member's partitions move on within seconds."""
+    config = dict(bootstrap_servers=settings.kafka_bootstrap, group_id=group,
+                  client_id=f"{settings.namespace}-{name}", enable_auto_commit=False, auto_offset_reset="earliest",
+                  session_timeout_ms=6_000, heartbeat_interval_ms=2_000)
+    config.update(overrides)
+    return KafkaConsumer(*subscribe, **config)
+
+
+def drop_namespace(settings: Settings) -> None:
+    """Delete the namespace's topics, consumer groups, HBase tables and HDFS tree (tests and benchmarks use it)."""
+    admin = _admin(settings)
+    try:
+        existing = set(admin.list_topics())
+        topics = [t for t in (settings.raw_topic, settings.rejected_topic) if t in existing]
+        if topics:
+            admin.delete_topics(topics)
+        # Groups that never committed do not exist; the per-group errors are expected then.
+        admin.delete_groups([settings.hbase_sink_group, settings.landing_group])
+    finally:
+        admin.close()
+    connection = happybase.Connection(settings.hbase_host, settings.hbase_port,
+                                      table_prefix=settings.hbase_table_prefix)
+    try:
+        tables = {t.decode() for t in connection.tables()}
+        for table in tables & {settings.events_table, settings.minute_table, settings.product_table}:
+            connection.delete_table(table, disable=True)
+    finally:
+        connection.close()
+    InsecureClient(settings.webhdfs_url, user=settings.hdfs_user).delete(settings.hdfs_root, recursive=True)
+
+
+def batches(consumer: KafkaConsumer, idle_timeout_s: float | None) -> Iterator[dict]:
+    """The consumer's poll results, empty ones included (a chance to flush), until SIGTERM or SIGINT arrives
+    (then the caller's current batch is finished first: SIGTERM means flush, commit and return) or, unless
+    idle_timeout_s is None, no record arrived for idle_timeout_s seconds."""
+    stop = []
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # Python takes signals in the main thread only
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda signum, frame: stop.append(signum))
+    last_record = time.monotonic()
+    try:
+        while not stop:
+            batch = consumer.poll(timeout_ms=POLL_MS)
+            if batch:
+                last_record = time.monotonic()
+            elif idle_timeout_s is not None and time.monotonic() - last_record >= idle_timeout_s:
+                return
+            yield batch
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def in_processes(target: Callable, workers: int, *args, **kwargs) -> list:
+    """Run `target(*args, **kwargs)` in `workers` processes of one consumer group and return their results.
+
+    SIGTERM/SIGINT to this process is passed on to every worker, which then stops gracefully.
+    """
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    processes = [context.Process(target=_put_result, args=(results, target, args, kwargs)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    previous = {sig: signal.signal(sig, lambda signum, frame: [p.terminate() for p in processes if p.is_alive()])
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        outcomes = [results.get() for _ in processes]
+        for process in processes:
+            process.join()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {workers} workers failed") from failures[0]
+    return outcomes
+
+
+def _put_result(results, target: Callable, args: tuple, kwargs: dict) -> None:
+    try:
+        results.put(target(*args, **kwargs))
+    except BaseException as error:  # reported to the parent, which raises
+        results.put(error)

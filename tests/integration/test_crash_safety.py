@@ -1,0 +1,112 @@
+"""Crash safety: SIGKILLed consumers and a restarted broker neither lose nor double a record."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from kafka import TopicPartition
+from kafka.admin import KafkaAdminClient
+
+import datasets
+from labctl import health
+from pipeline import produce
+from tests.integration.conftest import hbase_row_count, raw_zone, topic_records
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+EVENTS = 200_000
+# stage module -> (its consumer group's settings attribute, run() arguments); landing files every 20,000
+# records so that kills fall between many renames.
+STAGES = {"hbase_sink": ("hbase_sink_group", ""), "landing": ("landing_group", ", flush_records=20_000")}
+
+
+def start(lab, stage: str, log) -> subprocess.Popen:
+    arguments = STAGES[stage][1]
+    code = f"from pipeline import settings, {stage}; {stage}.run(settings.load(namespace={lab.namespace!r}){arguments})"
+    return subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT)
+
+
+class Progress:
+    """Records a consumer group has committed on the raw topic (its offsets summed over the partitions)."""
+
+    def __init__(self, lab) -> None:
+        self.lab = lab
+        self.admin = KafkaAdminClient(bootstrap_servers=lab.kafka_bootstrap)
+
+    def __call__(self, group_attribute: str) -> int:
+        group = getattr(self.lab, group_attribute)
+        partitions = [TopicPartition(self.lab.raw_topic, p) for p in range(3)]
+        offsets = self.admin.list_group_offsets({group: partitions}).get(group, {})
+        return sum(max(o.offset, 0) for o in offsets.values())
+
+
+def test_sigkilled_consumers_lose_and_double_nothing(namespace, tmp_path):
+    manifest = datasets.generate(tmp_path / "events.csv", rows=EVENTS, seed=2024)
+    produce.produce(namespace, tmp_path / "events.csv", progress=False)
+    rng = random.Random()
+    committed = Progress(namespace)
+    log = (tmp_path / "stages.log").open("wb")
+    running = {stage: start(namespace, stage, log) for stage in STAGES}
+    # Each stage is killed 3 times, at random points of its progress: a random time after a random share
+    # of the input (in the first, second and third quarter) has been committed.
+    targets = {stage: [EVENTS * rng.uniform(k / 4, (k + 1) / 4) for k in range(3)] for stage in STAGES}
+    kill_at: dict[str, float] = {}
+    deadline = time.monotonic() + 240
+    while any(targets.values()):
+        assert time.monotonic() < deadline, f"the kills did not happen in time; see {log.name}"
+        for stage, (group, _) in STAGES.items():
+            if not targets[stage]:
+                continue
+            assert running[stage].poll() is None, f"{stage} exited; see {log.name}"
+            progress = committed(group)
+            if stage not in kill_at and progress >= targets[stage][0]:
+                kill_at[stage] = time.monotonic() + rng.uniform(0, 1)
+            if stage in kill_at and time.monotonic() >= kill_at[stage]:
+                del kill_at[stage]
+                running[stage].send_signal(signal.SIGKILL)
+                running[stage].wait()
+                assert committed(group) < EVENTS, f"{stage} finished before a kill"
+                targets[stage].pop(0)
+                running[stage] = start(namespace, stage, log)
+        time.sleep(0.1)
+    deadline = time.monotonic() + 180  # the last restarts catch up, then stop gracefully on SIGTERM
+    while any(committed(group) < EVENTS for group, _ in STAGES.values()):
+        assert time.monotonic() < deadline, f"the stages did not catch up; see {log.name}"
+        time.sleep(0.5)
+    for process in running.values():
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    committed.admin.close()
+
+    assert hbase_row_count(namespace) == manifest.expected["clean_events"]
+    names, landed = raw_zone(namespace)
+    assert len(landed) == EVENTS
+    assert len({(r["partition"], r["offset"]) for r in landed}) == EVENTS
+    assert sorted(r["line"] for r in landed) == list(range(2, EVENTS + 2))
+    assert not [n for n in names if n.split("/")[1].startswith((".", "_"))]
+
+
+def wait_healthy(service, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not health.check(service.health)[0]:
+        assert time.monotonic() < deadline, "kafka did not come back"
+        time.sleep(1)
+
+
+def test_broker_restart_during_produce_loses_nothing(namespace, services, tmp_path):
+    datasets.generate(tmp_path / "events.csv", rows=EVENTS, seed=2025)
+    with ThreadPoolExecutor(1) as pool:  # about 20 s of producing, the broker restarted 5 s in
+        produced = pool.submit(produce.produce, namespace, tmp_path / "events.csv", rate=EVENTS / 20,
+                               progress=False)
+        time.sleep(5)
+        subprocess.run(["supervisorctl", "restart", "kafka"], check=True, capture_output=True, timeout=120)
+        wait_healthy(services["kafka"])
+        assert produced.result(timeout=240).records == EVENTS
+    lines = [int(dict(r.headers)["line"]) for r in topic_records(namespace, namespace.raw_topic)]
+    assert sorted(lines) == list(range(2, EVENTS + 2))
