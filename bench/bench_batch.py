@@ -4,7 +4,7 @@
     /opt/ecommerce-lab/venv/bin/python bench/bench_batch.py --rows 1000000
 
 Per size: generate a file (datasets.generate), land it in a fresh namespace's raw
-zone (clean.land_csv, as the integration test does), time clean.run and
+zone (landing.land_csv, as the integration test does), time clean.run and
 analyze.run on spark://, then the same contract and analytics as DuckDB SQL over
 the CSV, in one process on this machine. The namespace's HDFS tree is removed.
 """
@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 import datasets
-from pipeline import analyze, clean
+from pipeline import analyze, clean, landing
 from pipeline import settings as lab_settings
 from pipeline import spark as spark_session
 
@@ -100,10 +100,10 @@ def duckdb_run(csv_path: Path) -> tuple[float, dict]:
 
 def spark_run(csv_path: Path) -> dict:
     settings = lab_settings.load(namespace=f"bench{uuid.uuid4().hex[:8]}")
-    client = clean.hdfs_client(settings)
+    client = settings.webhdfs()
     try:
         started = time.perf_counter()
-        clean.land_csv(settings, csv_path, client)
+        landing.land_csv(settings, csv_path, client)
         landed = time.perf_counter()
         spark = spark_session.session(settings, "bench-batch")
         session_ready = time.perf_counter()

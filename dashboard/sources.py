@@ -15,15 +15,13 @@ from decimal import Decimal
 
 import happybase
 import requests
-from hdfs import HdfsError, InsecureClient
-from kafka import KafkaAdminClient
-from kafka.admin import OffsetSpec
+from hdfs import HdfsError
 from kafka.errors import KafkaError
 from thriftpy2.transport import TTransportException
 
 from labctl import stack
 from labctl.services import load_services
-from pipeline import contract, hbase_sink, realtime
+from pipeline import contract, hbase_sink, lag, realtime
 from pipeline.contract import EVENT_TYPES
 from pipeline.settings import Settings
 
@@ -62,7 +60,7 @@ class Summary:
     def __init__(self, settings: Settings, check_interval_s: float = 2.0):
         self.settings = settings
         self.check_interval_s = check_interval_s
-        self._client = InsecureClient(settings.webhdfs_url, user=settings.hdfs_user)
+        self._client = settings.webhdfs()
         self._lock = threading.Lock()
         self._data: dict | None = None
         self._modified_ms: int | None = None
@@ -193,32 +191,19 @@ class Live:
 
 def parse_user_id(text: str) -> int | None:
     """A user id as the data contract accepts it (1-19 digits, 1..2^63-1), else None."""
-    return contract._identifier(text)  # noqa: SLF001 - the contract's id rule
+    return contract.identifier(text)
 
 
 def consumer_lag(settings: Settings) -> list[dict]:
     """Per consumer group of the pipeline: committed offsets vs the raw topic's end offsets, summed over partitions."""
-    groups = (settings.hbase_sink_group, settings.landing_group)
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=3000)
+        lags = lag.consumer_lag(settings, [settings.hbase_sink_group, settings.landing_group])
     except KafkaError as error:
-        raise Unavailable(f"Kafka ({settings.kafka_bootstrap}) is not reachable: {type(error).__name__}.",
-                          "lab start kafka") from error
-    try:
-        committed = {group: {tp: meta.offset for tp, meta in offsets.items() if tp.topic == settings.raw_topic}
-                     for group, offsets in admin.list_group_offsets(dict.fromkeys(groups)).items()}
-        partitions = {tp for offsets in committed.values() for tp in offsets}
-        end = {tp: found.offset for tp, found in
-               admin.list_partition_offsets(dict.fromkeys(partitions, OffsetSpec.LATEST)).items()}
-    except KafkaError as error:
-        raise Unavailable(f"Kafka could not report the consumer groups: {type(error).__name__}.",
-                          "lab start kafka") from error
-    finally:
-        admin.close()
-    return [{"group": group, "topic": settings.raw_topic, "partitions": len(committed.get(group, {})),
-             "committed": sum(committed.get(group, {}).values()),
-             "lag": sum(end[tp] - offset for tp, offset in committed.get(group, {}).items())}
-            for group in groups]
+        raise Unavailable(f"Kafka ({settings.kafka_bootstrap}) could not report the consumer groups: "
+                          f"{type(error).__name__}.", "lab start kafka") from error
+    return [{"group": group, "topic": settings.raw_topic, "partitions": len(partitions),
+             "committed": sum(p.committed for p in partitions), "lag": sum(p.lag for p in partitions)}
+            for group, partitions in lags.items()]
 
 
 def pipeline_status(settings: Settings, summary: Summary) -> dict:

@@ -46,9 +46,14 @@ def _print_status(services: list[Service]) -> bool:
         table.add_column(column)
     rows = stack.status(services)
     for row in rows:
-        mark = "[green]ok[/]" if row.healthy else "[red]FAIL[/]"
+        if row.healthy:
+            health = f"[green]ok[/] {row.detail}"
+        elif row.service.demo and row.state != "RUNNING":
+            health = "off (lab demo start)"
+        else:
+            health = f"[red]FAIL[/] {row.detail}"
         table.add_row(row.service.name, row.state, str(row.pid or "-"),
-                      ",".join(map(str, row.service.ports)), f"{mark} {row.detail}", row.service.ui or "-")
+                      ",".join(map(str, row.service.ports)), health, row.service.ui or "-")
     console.print(table)
     return all(row.healthy for row in rows if not row.service.demo)
 

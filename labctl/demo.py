@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Callable
 
 import yaml
-from hdfs import InsecureClient
 
 from pipeline import run as pipeline_run
 from pipeline import settings as pipeline_settings
@@ -28,7 +27,7 @@ def prepare(step: Callable[[str], None]) -> bool:
     """Run the whole pipeline over the demo dataset unless its namespace has a summary already."""
     demo = config()
     settings = pipeline_settings.load(namespace=demo["namespace"])
-    client = InsecureClient(settings.webhdfs_url, user=settings.hdfs_user)
+    client = settings.webhdfs()
     if client.status(settings.summary_path, strict=False) is not None:
         return False
     pipeline_run.run(settings, demo["input"], step=step, progress=False)

@@ -12,7 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+# The checkout to provision from: the one `./lab` was run from, else the one installed.
+REPO = Path(os.environ.get("LAB_REPO") or Path(__file__).resolve().parent.parent)
 ANSIBLE_DIR = REPO / "ansible"
 STAMP = Path("/var/lib/ecommerce-lab/provisioned.sha256")
 ANSIBLE_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ecommerce-lab" / "ansible-venv"

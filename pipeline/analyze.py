@@ -154,7 +154,7 @@ def run(settings: Settings, summary_out: Path | None = None, spark: SparkSession
     computed = {name: spark.createDataFrame(df.collect(), df.schema) for name, df in marts(events).items()}
     for name, df in computed.items():
         df.coalesce(1).write.mode("overwrite").parquet(settings.hdfs_uri(f"{settings.marts_zone}/{name}"))
-    client = clean.hdfs_client(settings)
+    client = settings.webhdfs()
     result = summary(computed, clean.read_quality(settings, client))
     clean.write_json(client, settings.summary_path, result)
     if summary_out is not None:

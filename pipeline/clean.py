@@ -12,10 +12,7 @@ also matches before a final ``\\r``, so the patterns end with ``\\z`` instead.
 
 from __future__ import annotations
 
-import itertools
 import json
-import time
-from pathlib import Path
 
 from hdfs import InsecureClient
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -155,17 +152,13 @@ def quality_counts(checked: DataFrame, clean: DataFrame) -> dict:
     }
 
 
-def hdfs_client(settings: Settings) -> InsecureClient:
-    return InsecureClient(settings.webhdfs_url, user=settings.hdfs_user)
-
-
 def quality_path(settings: Settings) -> str:
     return f"{settings.quarantine_zone}/{QUALITY_FILE}"
 
 
 def read_quality(settings: Settings, client: InsecureClient | None = None) -> dict:
     """The quality counts the last ``run`` wrote."""
-    with (client or hdfs_client(settings)).read(quality_path(settings), encoding="utf-8") as reader:
+    with (client or settings.webhdfs()).read(quality_path(settings), encoding="utf-8") as reader:
         return json.load(reader)
 
 
@@ -189,32 +182,5 @@ def run(settings: Settings, spark: SparkSession | None = None) -> dict:
         counts = quality_counts(checked, spark.read.parquet(settings.hdfs_uri(settings.clean_zone)))
     finally:
         checked.unpersist()
-    write_json(hdfs_client(settings), quality_path(settings), counts)
+    write_json(settings.webhdfs(), quality_path(settings), counts)
     return counts
-
-
-def land_csv(settings: Settings, csv_path: str | Path, client: InsecureClient | None = None,
-             records_per_file: int = 1_000_000) -> int:
-    """Write a CSV straight into the raw zone, as the landing consumer would have; returns the records.
-
-    For tests, benchmarks and labs that start at the clean stage: one Kafka
-    partition (0), offsets counting from 0, today's ingest_date, each file written
-    under a hidden name and renamed.
-    """
-    client = client or hdfs_client(settings)
-    source, now_ms = Path(csv_path).name, int(time.time() * 1000)
-    directory = f"{settings.raw_zone}/ingest_date={time.strftime('%Y-%m-%d', time.gmtime(now_ms / 1000))}"
-    offset = 0
-    with open(csv_path, "rb") as stream:
-        records = contract.read_records(stream)
-        while chunk := list(itertools.islice(records, records_per_file)):
-            lines = "".join(
-                json.dumps({"raw": contract.decode(raw), "source": source, "line": line, "partition": 0,
-                            "offset": offset + i, "timestamp_ms": now_ms}) + "\n"
-                for i, (line, raw) in enumerate(chunk))
-            name = f"part-000-{offset:012d}-{offset + len(chunk) - 1:012d}.jsonl"
-            # bytes: the hdfs package sends a str given with encoding= in tiny chunks
-            client.write(f"{directory}/.{name}.tmp", data=lines.encode(), overwrite=True)
-            client.rename(f"{directory}/.{name}.tmp", f"{directory}/{name}")
-            offset += len(chunk)
-    return offset

@@ -45,10 +45,11 @@ def produce(
     input_csv: Path = INPUT,
     rate: float = typer.Option(None, help="Events per second (default: as fast as possible)."),
     loop: bool = typer.Option(False, help="Replay the file forever (stop with Ctrl-C)."),
+    live: bool = typer.Option(False, help="Stamp each event with the current time (a live demo)."),
 ) -> None:
     """Replay a CSV file into the raw topic."""
     settings = _settings(ctx)
-    stats = produce_stage.produce(settings, input_csv, rate=rate, loop=loop)
+    stats = produce_stage.produce(settings, input_csv, rate=rate, loop=loop, live=live)
     console.print(f"produced {stats.records:,} records into {settings.raw_topic} at {stats.rate:,.0f}/s")
 
 

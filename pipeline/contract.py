@@ -104,7 +104,8 @@ def _event_time(value: str) -> datetime | None:
     return moment
 
 
-def _identifier(value: str) -> int | None:
+def identifier(value: str) -> int | None:
+    """The id rule: trimmed, 1-19 digits, 1..2^63-1; None when the text breaks it."""
     value = trim(value)
     if not _ID.fullmatch(value):
         return None
@@ -134,7 +135,7 @@ def validate(record: str) -> Event | Rejected:
     event_type = lower(trim(type_text))
     if event_type not in EVENT_TYPES:
         return Rejected("bad_event_type", record)
-    ids = [_identifier(product_text), _identifier(category_text), _identifier(user_text)]
+    ids = [identifier(product_text), identifier(category_text), identifier(user_text)]
     if None in ids:
         return Rejected("bad_id", record)
     price_text = trim(price_text)

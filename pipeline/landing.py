@@ -26,11 +26,13 @@ stale writer to rename a file with a name that exists, the rename fails loudly.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 from hdfs import InsecureClient
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
@@ -60,10 +62,6 @@ def file_name(partition: int, first: int, last: int) -> str:
     return f"part-{partition:03d}-{first:012d}-{last:012d}.jsonl"
 
 
-def hdfs_client(settings: Settings) -> InsecureClient:
-    return InsecureClient(settings.webhdfs_url, user=settings.hdfs_user)
-
-
 def landed(client: InsecureClient, settings: Settings) -> tuple[dict[int, int], list[tuple[int, str]]]:
     """({partition: highest landed last offset}, [(partition, temp file path)]) from the raw zone."""
     last: dict[int, int] = {}
@@ -82,12 +80,17 @@ def landed(client: InsecureClient, settings: Settings) -> tuple[dict[int, int], 
     return last, temps
 
 
+def raw_line(raw: bytes, source: str | None, line: int | None, partition: int, offset: int,
+             timestamp_ms: int) -> str:
+    """One JSON line of the raw zone."""
+    return json.dumps({"raw": contract.decode(raw), "source": source, "line": line, "partition": partition,
+                       "offset": offset, "timestamp_ms": timestamp_ms}, ensure_ascii=False)
+
+
 def line_of(record) -> str:
     """The raw zone's JSON line for a consumed record."""
     source, line = produce.origin(record)
-    return json.dumps({"raw": contract.decode(record.value), "source": source, "line": line,
-                       "partition": record.partition, "offset": record.offset, "timestamp_ms": record.timestamp},
-                      ensure_ascii=False)
+    return raw_line(record.value, source, line, record.partition, record.offset, record.timestamp)
 
 
 class _Lander(ConsumerRebalanceListener):
@@ -95,7 +98,7 @@ class _Lander(ConsumerRebalanceListener):
 
     def __init__(self, settings: Settings, consumer: KafkaConsumer, stats: LandingStats) -> None:
         self.settings, self.consumer, self.stats = settings, consumer, stats
-        self.client = hdfs_client(settings)
+        self.client = settings.webhdfs()
         self.pending: dict[int, list[tuple[int, str, str]]] = {}  # partition -> [(offset, date, line)]
         self.oldest: float | None = None
         self._dates: dict[int, str] = {}
@@ -184,3 +187,28 @@ def run(settings: Settings, idle_timeout_s: float | None = None, flush_records: 
         consumer.close(autocommit=False)
         stats.seconds = time.monotonic() - started
     return stats
+
+
+def land_csv(settings: Settings, csv_path: str | Path, client: InsecureClient | None = None,
+             records_per_file: int = 1_000_000) -> int:
+    """Write a CSV straight into the raw zone, as this consumer would have; returns the records.
+
+    For tests, benchmarks and labs that start at the clean stage: one Kafka
+    partition (0), offsets counting from 0, today's ingest_date, each file written
+    under a hidden name and renamed.
+    """
+    client = client or settings.webhdfs()
+    source, now_ms = Path(csv_path).name, int(time.time() * 1000)
+    directory = f"{settings.raw_zone}/ingest_date={time.strftime('%Y-%m-%d', time.gmtime(now_ms / 1000))}"
+    offset = 0
+    with open(csv_path, "rb") as stream:
+        records = contract.read_records(stream)
+        while chunk := list(itertools.islice(records, records_per_file)):
+            lines = "".join(raw_line(raw, source, line, 0, offset + i, now_ms) + "\n"
+                            for i, (line, raw) in enumerate(chunk))
+            name = file_name(0, offset, offset + len(chunk) - 1)
+            # bytes: the hdfs package sends a str given with encoding= in tiny chunks
+            client.write(f"{directory}/.{name}.tmp", data=lines.encode(), overwrite=True)
+            client.rename(f"{directory}/.{name}.tmp", f"{directory}/{name}")
+            offset += len(chunk)
+    return offset

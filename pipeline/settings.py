@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from hdfs import InsecureClient
 
 NAMESPACE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -99,6 +100,10 @@ class Settings:
     def hdfs_uri(self, path: str) -> str:
         """A full hdfs:// URI for an absolute HDFS path (what Spark reads and writes)."""
         return f"{self.hdfs_url}{path}"
+
+    def webhdfs(self) -> InsecureClient:
+        """A WebHDFS client acting as `hdfs_user`."""
+        return InsecureClient(self.webhdfs_url, user=self.hdfs_user)
 
     def with_namespace(self, namespace: str) -> Settings:
         return dataclasses.replace(self, namespace=namespace)

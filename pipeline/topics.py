@@ -10,7 +10,6 @@ import time
 from typing import Callable, Iterator
 
 import happybase
-from hdfs import InsecureClient
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient
 from kafka.errors import TopicAlreadyExistsError
@@ -72,7 +71,7 @@ def drop_namespace(settings: Settings) -> None:
             connection.delete_table(table, disable=True)
     finally:
         connection.close()
-    InsecureClient(settings.webhdfs_url, user=settings.hdfs_user).delete(settings.hdfs_root, recursive=True)
+    settings.webhdfs().delete(settings.hdfs_root, recursive=True)
 
 
 def batches(consumer: KafkaConsumer, idle_timeout_s: float | None) -> Iterator[dict]:

@@ -6,7 +6,6 @@ import json
 from decimal import Decimal
 
 import pytest
-from hdfs import InsecureClient
 
 from tests.dashboard.conftest import HOSTILE_BRAND
 
@@ -16,7 +15,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def summary(lab):
     """The analytics run's summary JSON, read straight from HDFS."""
-    with InsecureClient(lab.webhdfs_url, user=lab.hdfs_user).read(lab.summary_path, encoding="utf-8") as reader:
+    with lab.webhdfs().read(lab.summary_path, encoding="utf-8") as reader:
         return json.load(reader)
 
 

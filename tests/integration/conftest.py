@@ -9,7 +9,7 @@ import happybase
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from pipeline import landing, settings, topics
+from pipeline import settings, topics
 
 KAFKA_STAGES = ("kafka", "hbase-thrift", "namenode", "datanode")
 
@@ -43,7 +43,7 @@ def topic_records(lab, topic: str) -> list:
 
 def raw_zone(lab) -> tuple[list[str], list[dict]]:
     """(every file name under the raw zone, as date/name, every landed JSON line)."""
-    client = landing.hdfs_client(lab)
+    client = lab.webhdfs()
     names, lines = [], []
     for day in client.list(lab.raw_zone):
         for name in client.list(f"{lab.raw_zone}/{day}"):

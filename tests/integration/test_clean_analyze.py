@@ -1,6 +1,6 @@
 """Clean and analyze on the cluster, end to end on a generated file with defects.
 
-The raw zone is written straight from the CSV (clean.land_csv), not by the Kafka
+The raw zone is written straight from the CSV (landing.land_csv), not by the Kafka
 landing consumer; the KPIs are recomputed here in plain Python from the CSV.
 """
 
@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 import datasets
-from pipeline import analyze, clean
+from pipeline import analyze, clean, landing
 from pipeline import settings as lab_settings
 from pipeline import spark as spark_session
 
@@ -92,10 +92,10 @@ def test_clean_and_analyze_on_the_cluster(require, unique, tmp_path):
     settings = lab_settings.load(namespace=unique)
     csv_path = tmp_path / "events.csv"
     manifest = datasets.generate(csv_path, rows=20_000, seed=4, defect_rate=0.03)
-    client = clean.hdfs_client(settings)
+    client = settings.webhdfs()
     spark = spark_session.session(settings, "test-clean-analyze")
     try:
-        assert clean.land_csv(settings, csv_path, client, records_per_file=7_000) == manifest.rows
+        assert landing.land_csv(settings, csv_path, client, records_per_file=7_000) == manifest.rows
         counts = clean.run(settings, spark)
         assert counts == manifest.expected
         summary = analyze.run(settings, tmp_path / "summary.json", spark)

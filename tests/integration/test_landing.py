@@ -43,7 +43,7 @@ def test_every_record_lands_once_and_files_name_their_offsets(namespace):
 def test_raw_zone_wins_over_committed_offsets_and_temp_files_are_removed(namespace):
     produce.produce(namespace, SAMPLE, progress=False)
     landing.run(namespace, idle_timeout_s=3)
-    client = landing.hdfs_client(namespace)
+    client = namespace.webhdfs()
     day = client.list(namespace.raw_zone)[0]
     leftover = f"{namespace.raw_zone}/{day}/.{landing.file_name(0, 0, 99)}.tmp"
     client.write(leftover, data=b'{"partial": ', overwrite=True)

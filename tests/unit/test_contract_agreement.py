@@ -165,7 +165,8 @@ def test_generated_records_cover_every_verdict():
     """The strategy reaches valid records and every reason (else the property proves little)."""
     seen = set()
 
-    @settings(max_examples=300, database=None)
+    # Derandomized: the same examples every run, so this check cannot flake.
+    @settings(max_examples=1000, database=None, derandomize=True)
     @given(records())
     def collect(record):
         seen.add(python_verdicts([record])[0]["reason"])
