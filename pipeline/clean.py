@@ -42,7 +42,7 @@ QUALITY_FILE = "quality.json"
 
 def _trim(column: Column) -> Column:
     """Leading and trailing spaces and tabs removed (contract.trim)."""
-    return F.trim(column, F.lit(" \t"))
+    return F.regexp_replace(column, r"\A[ \t]+|[ \t]+\z", "")
 
 
 def _lower(column: Column) -> Column:
