@@ -20,8 +20,8 @@ ANSIBLE_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / 
 
 
 def fingerprint() -> str:
-    """A hash of everything the playbook reads from the checkout."""
-    digest = hashlib.sha256()
+    """A hash of the checkout's location and of everything the playbook reads from it."""
+    digest = hashlib.sha256(str(REPO).encode())
     inputs = sorted(p for p in ANSIBLE_DIR.rglob("*") if p.is_file()) + [REPO / "pyproject.toml"]
     for path in inputs:
         digest.update(str(path.relative_to(REPO)).encode())
