@@ -70,7 +70,7 @@ def cell(event: contract.Event) -> bytes:
 
 
 def _connection(settings: Settings) -> happybase.Connection:
-    return happybase.Connection(settings.hbase_host, settings.hbase_port, table_prefix=settings.hbase_table_prefix)
+    return settings.hbase()
 
 
 def ensure_table(settings: Settings) -> None:

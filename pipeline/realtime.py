@@ -118,8 +118,7 @@ def values(data: dict[bytes, bytes]) -> dict:
 @contextmanager
 def _tables(settings: Settings) -> Iterator[dict[str, happybase.Table]]:
     """The minute and product tables by label, created when missing (by the writer or a reader)."""
-    connection = happybase.Connection(settings.hbase_host, settings.hbase_port,
-                                      table_prefix=settings.hbase_table_prefix)
+    connection = settings.hbase()
     try:
         names = {MINUTE: settings.minute_table, PRODUCT: settings.product_table}
         existing = {name.decode() for name in connection.tables()}

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import happybase
 import yaml
 from hdfs import InsecureClient
 
@@ -104,6 +105,10 @@ class Settings:
     def webhdfs(self) -> InsecureClient:
         """A WebHDFS client acting as `hdfs_user`."""
         return InsecureClient(self.webhdfs_url, user=self.hdfs_user)
+
+    def hbase(self) -> happybase.Connection:
+        """A Thrift connection whose table names carry the namespace prefix."""
+        return happybase.Connection(self.hbase_host, self.hbase_port, table_prefix=self.hbase_table_prefix)
 
     def with_namespace(self, namespace: str) -> Settings:
         return dataclasses.replace(self, namespace=namespace)

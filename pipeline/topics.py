@@ -9,7 +9,6 @@ import threading
 import time
 from typing import Callable, Iterator
 
-import happybase
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient
 from kafka.errors import TopicAlreadyExistsError
@@ -63,8 +62,7 @@ def drop_namespace(settings: Settings) -> None:
         admin.delete_groups([settings.hbase_sink_group, settings.landing_group])
     finally:
         admin.close()
-    connection = happybase.Connection(settings.hbase_host, settings.hbase_port,
-                                      table_prefix=settings.hbase_table_prefix)
+    connection = settings.hbase()
     try:
         tables = {t.decode() for t in connection.tables()}
         for table in tables & {settings.events_table, settings.minute_table, settings.product_table}:

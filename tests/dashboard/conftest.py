@@ -7,7 +7,6 @@ import csv
 import threading
 import uuid
 
-import happybase
 import pytest
 from waitress.server import create_server
 
@@ -68,7 +67,7 @@ def client(app):
 
 @pytest.fixture(scope="session")
 def hbase(lab):
-    connection = happybase.Connection(lab.hbase_host, lab.hbase_port, table_prefix=lab.hbase_table_prefix)
+    connection = lab.hbase()
     yield connection
     connection.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import happybase
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
@@ -55,7 +54,7 @@ def raw_zone(lab) -> tuple[list[str], list[dict]]:
 
 
 def hbase_row_count(lab) -> int:
-    connection = happybase.Connection(lab.hbase_host, lab.hbase_port, table_prefix=lab.hbase_table_prefix)
+    connection = lab.hbase()
     try:
         table = connection.table(lab.events_table)
         return sum(1 for _ in table.scan(filter=b"KeyOnlyFilter()", batch_size=5000))
