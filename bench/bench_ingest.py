@@ -47,7 +47,7 @@ def separate(lab, csv: Path, sink_workers: int) -> dict[str, tuple[int, float]]:
 
 def end_to_end(lab, csv: Path, sink_workers: int) -> tuple[int, float]:
     topics.ensure_topics(lab)
-    hbase_sink.ensure_table(lab)
+    hbase_sink.ensure_tables(lab)
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
         sink = pool.submit(_timed, hbase_sink.run, lab, workers=sink_workers)
         land = pool.submit(_timed, landing.run, lab)

@@ -64,25 +64,35 @@ def ingest(
     if sink not in {"hbase", "hdfs", "both"}:
         raise typer.BadParameter("choose hbase, hdfs or both", param_hint="--sink")
     if sink == "both":
-        with run_stage.Consumers(settings) as consumers:
+        with run_stage.Consumers(settings, idle_timeout_s=idle_timeout) as consumers:
             console.print(f"consuming {settings.raw_topic} into HBase and HDFS; Ctrl-C stops")
             try:
                 for process in consumers.processes:
-                    process.join(timeout=idle_timeout)
+                    process.join()
             except KeyboardInterrupt:
                 pass
+        failed = [f"{p.name} (exit code {p.exitcode})" for p in consumers.processes if p.exitcode]
+        if failed:
+            console.print(f"[red]consumer failed:[/] {', '.join(failed)}; see its error above")
+            raise typer.Exit(1)
         return
     stats = (hbase_sink.run if sink == "hbase" else landing.run)(settings, idle_timeout_s=idle_timeout)
     console.print(stats)
+
+
+WATERMARK = typer.Option(realtime.WATERMARK_DELAY, help="How far behind the latest event time an event may arrive "
+                         "and still count, e.g. '31 days' for a whole REES46 month replayed at full speed.")
 
 
 @app.command()
 def stream(
     ctx: typer.Context,
     available_now: bool = typer.Option(False, help="Process what the topic holds now, then stop."),
+    trigger: str = typer.Option(realtime.PROCESSING_TIME, help="Time between micro-batches, e.g. '1 second'."),
+    watermark_delay: str = WATERMARK,
 ) -> None:
     """Real-time aggregates (Spark Structured Streaming) into HBase; Ctrl-C stops cleanly."""
-    realtime.run(_settings(ctx), available_now=available_now)
+    realtime.run(_settings(ctx), available_now=available_now, processing_time=trigger, watermark_delay=watermark_delay)
 
 
 @app.command()
@@ -106,11 +116,13 @@ def run(
     ctx: typer.Context,
     input_csv: Path = INPUT,
     summary_out: Path = typer.Option(..., help="Where to write the summary JSON."),
+    watermark_delay: str = WATERMARK,
 ) -> None:
     """Every stage in order, waiting for the consumers to catch up; prints the summary."""
     settings = _settings(ctx)
     with console.status("starting") as status:
-        report = run_stage.run(settings, input_csv, summary_out=summary_out, step=status.update)
+        report = run_stage.run(settings, input_csv, summary_out=summary_out, step=status.update,
+                               watermark_delay=watermark_delay)
     console.print(f"produced {report.produced.records:,} records at {report.produced.rate:,.0f}/s")
     _print_summary(report.summary)
     console.print(f"summary written to {summary_out} and hdfs://{settings.summary_path}")

@@ -13,6 +13,9 @@ readers deduplicate by (partition, offset).
 Row key: `<user_id, 19 digits>|<event_time YYYYMMDDHHMMSS>|<row_id>`; one column
 family `e` (VERSIONS 1) with one cell `e:event`, the normalised event as JSON
 (one cell instead of one per field: HBase's cost is per cell, ~5x the throughput).
+Purchases are also written to `settings.purchase_table`, keyed
+`<event_time YYYYMMDDHHMMSS>|<row_id>` with the same cell, so the latest purchases
+are one reverse scan (the dashboard's Live page).
 """
 
 from __future__ import annotations
@@ -56,10 +59,18 @@ class SinkStats:
                    seconds=max(p.seconds for p in parts))
 
 
+def _moment(event: contract.Event) -> str:
+    return event.event_time.replace("-", "").replace(" ", "").replace(":", "")
+
+
 def row_key(event: contract.Event) -> bytes:
     """`<user_id:019d>|<YYYYMMDDHHMMSS>|<row_id>`: a user's events sort by time; a re-delivery hits the same row."""
-    moment = event.event_time.replace("-", "").replace(" ", "").replace(":", "")
-    return f"{event.user_id:019d}|{moment}|{event.row_id}".encode()
+    return f"{event.user_id:019d}|{_moment(event)}|{event.row_id}".encode()
+
+
+def purchase_key(event: contract.Event) -> bytes:
+    """`<YYYYMMDDHHMMSS>|<row_id>`: purchases sort by time; a re-delivery hits the same row."""
+    return f"{_moment(event)}|{event.row_id}".encode()
 
 
 def cell(event: contract.Event) -> bytes:
@@ -69,18 +80,13 @@ def cell(event: contract.Event) -> bytes:
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _connection(settings: Settings) -> happybase.Connection:
-    return settings.hbase()
-
-
-def ensure_table(settings: Settings) -> None:
-    """Create the events table (one family, one version) when it is missing."""
-    connection = _connection(settings)
-    try:
-        if settings.events_table.encode() not in connection.tables():
-            connection.create_table(settings.events_table, {FAMILY: {"max_versions": 1}})
-    finally:
-        connection.close()
+def ensure_tables(settings: Settings) -> None:
+    """Create the events and purchases tables (one family, one version) when they are missing."""
+    with settings.hbase_using() as connection:
+        existing = set(connection.tables())
+        for name in (settings.events_table, settings.purchase_table):
+            if name.encode() not in existing:
+                connection.create_table(name, {FAMILY: {"max_versions": 1}})
 
 
 def rejection(record, reason: str, raw: str) -> bytes:
@@ -88,6 +94,18 @@ def rejection(record, reason: str, raw: str) -> bytes:
     source, line = produce.origin(record)
     return json.dumps({"reason": reason, "raw": raw, "source": source, "line": line,
                        "partition": record.partition, "offset": record.offset}, ensure_ascii=False).encode()
+
+
+def _write(table: happybase.Table, rows: dict[bytes, dict[bytes, bytes]]) -> None:
+    """Put the rows in requests of at most MAX_BATCH_BYTES (the Thrift server's heap is small)."""
+    writes, size = table.batch(), 0
+    for key, columns in rows.items():
+        writes.put(key, columns)
+        size += len(key) + len(columns[COLUMN])
+        if size >= MAX_BATCH_BYTES:
+            writes.send()
+            size = 0
+    writes.send()
 
 
 def run(settings: Settings, idle_timeout_s: float | None = None, max_records: int | None = None,
@@ -99,41 +117,37 @@ def run(settings: Settings, idle_timeout_s: float | None = None, max_records: in
     workers: consumer processes in the group (validation is CPU-bound Python; at most the partition count helps).
     """
     topics.ensure_topics(settings)
-    ensure_table(settings)
+    ensure_tables(settings)
     if workers > 1:
         return SinkStats.combined(topics.in_processes(run, workers, settings, idle_timeout_s, max_records))
     consumer = topics.consumer(settings, settings.hbase_sink_group, "hbase-sink", settings.raw_topic,
                                max_poll_records=10_000)
     rejected_producer = produce.producer(settings, client_id=f"{settings.namespace}-hbase-sink", linger_ms=5,
                                          max_request_size=topics.REJECTED_MAX_BYTES)
-    connection = _connection(settings)
-    table = connection.table(settings.events_table)
+    connection = settings.hbase()
+    events_table, purchase_table = connection.table(settings.events_table), connection.table(settings.purchase_table)
     stats = SinkStats()
     started = time.monotonic()
     try:
         for batch in topics.batches(consumer, idle_timeout_s):
             if not batch:
                 continue
-            rows, futures = {}, []
+            rows, purchases, futures = {}, {}, []
             for records in batch.values():
                 for record in records:
                     raw = contract.decode(record.value)
                     verdict = contract.validate(raw)
                     if isinstance(verdict, contract.Event):
-                        rows[row_key(verdict)] = {COLUMN: cell(verdict)}
+                        rows[row_key(verdict)] = value = {COLUMN: cell(verdict)}
+                        if verdict.event_type == "purchase":
+                            purchases[purchase_key(verdict)] = value
                     else:
                         stats.rejected[verdict.reason] = stats.rejected.get(verdict.reason, 0) + 1
                         futures.append(rejected_producer.send(settings.rejected_topic,
                                                               value=rejection(record, verdict.reason, raw)))
                     stats.records += 1
-            writes, size = table.batch(), 0
-            for key, columns in rows.items():
-                writes.put(key, columns)
-                size += len(key) + len(columns[COLUMN])
-                if size >= MAX_BATCH_BYTES:  # a bounded request: the Thrift server's heap is small
-                    writes.send()
-                    size = 0
-            writes.send()
+            _write(events_table, rows)
+            _write(purchase_table, purchases)
             rejected_producer.flush()
             for future in futures:
                 future.get()  # raises if a rejected record could not be delivered
@@ -149,15 +163,23 @@ def run(settings: Settings, idle_timeout_s: float | None = None, max_records: in
     return stats
 
 
-def user_events(settings: Settings, user_id: int) -> list[dict]:
-    """A user's events in time order (one prefix scan), as dicts like `contract.Event.as_dict()` (price a Decimal)."""
-    connection = _connection(settings)
-    try:
-        table = connection.table(settings.events_table)
-        events = [json.loads(columns[COLUMN])
-                  for _, columns in table.scan(row_prefix=f"{user_id:019d}|".encode(), columns=[COLUMN])]
-    finally:
-        connection.close()
+def _events(connection: happybase.Connection, name: str, **scan) -> list[dict]:
+    """The events of a scan of table ``name`` (none while the table does not exist yet)."""
+    if name.encode() not in connection.tables():
+        return []
+    events = [json.loads(columns[COLUMN]) for _, columns in connection.table(name).scan(columns=[COLUMN], **scan)]
     for event in events:
         event["price"] = Decimal(event["price"])
     return events
+
+
+def user_events(settings: Settings, user_id: int, connection: happybase.Connection | None = None) -> list[dict]:
+    """A user's events in time order (one prefix scan), as dicts like `contract.Event.as_dict()` (price a Decimal)."""
+    with settings.hbase_using(connection) as connection:
+        return _events(connection, settings.events_table, row_prefix=f"{user_id:019d}|".encode())
+
+
+def latest_purchases(settings: Settings, limit: int = 20, connection: happybase.Connection | None = None) -> list[dict]:
+    """The ``limit`` latest purchases by event time, latest first (one reverse scan), like `user_events`."""
+    with settings.hbase_using(connection) as connection:
+        return _events(connection, settings.purchase_table, reverse=True, limit=limit)

@@ -5,14 +5,18 @@ within a watermark) → ``aggregates`` (one stateful aggregation, output mode up
 ``hbase_writer`` (foreachBatch puts). ``events`` and ``aggregates`` are pure DataFrame
 functions, so unit tests run them on static or file-stream DataFrames.
 
-HBase layout (column family ``c``, one version, every value ASCII text):
+HBase layout (every value ASCII text; counts are ``view``, ``cart``, ``remove_from_cart``,
+``purchase``, and ``revenue`` is the sum of the purchase prices, exact decimal, 2 places):
 
 * ``settings.minute_table``: row key = the event's minute, UTC, ``YYYYMMDDHHMM``, so a scan
   from a minute on returns the minutes in time order;
 * ``settings.product_table``: row key = product_id in plain decimal (no padding: readers get
   products by id or scan them all, never by range);
-* columns ``c:view``, ``c:cart``, ``c:remove_from_cart``, ``c:purchase`` (event counts) and
-  ``c:revenue`` (sum of the purchase prices, exact decimal, 2 places) in both tables.
+* ``settings.total_table``: one row, ``all``, the totals over every event;
+* these three have one column per count and ``c:revenue`` in family ``c``;
+* ``settings.minute_product_table``: row key = the minute as above, one cell per product with
+  events in that minute, ``p:<product_id>`` = the five values separated by spaces (a wide row,
+  so the last 15 minutes' products are 15 rows in one scan).
 
 Exactly-once in effect: the values are absolute totals kept in Spark's state (checkpoint
 on HDFS), and every put overwrites all five columns, so a batch redone after a crash or
@@ -56,10 +60,17 @@ from pipeline.contract import EVENT_TYPES
 from pipeline.settings import Settings
 
 WATERMARK_DELAY = "7 days"
-MINUTE, PRODUCT = "minute", "product"  # the `table` labels of ``aggregates``' rows
+PROCESSING_TIME = "2 seconds"  # between micro-batches of a running stream
+# the `table` labels of ``aggregates``' rows
+MINUTE, PRODUCT, MINUTE_PRODUCT, TOTAL = "minute", "product", "minute_product", "total"
 MINUTE_FORMAT = "yyyyMMddHHmm"
-FAMILY = "c"
-COLUMNS = {name: f"{FAMILY}:{name}".encode() for name in (*EVENT_TYPES, "revenue")}
+TOTAL_KEY = "all"
+FAMILY, PRODUCT_FAMILY = "c", "p"
+VALUES = (*EVENT_TYPES, "revenue")
+COLUMNS = {name: f"{FAMILY}:{name}".encode() for name in VALUES}
+# Named after the aggregation's layout: a changed `aggregates` starts a new checkpoint from the
+# earliest offset, which rewrites every table, instead of adding new rows to the old state's.
+CHECKPOINT = "realtime-v2"
 STATE_STORE = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
 PUT_BATCH_SIZE = 1000
 
@@ -86,15 +97,20 @@ def events(messages: DataFrame, watermark_delay: str = WATERMARK_DELAY) -> DataF
 
 
 def aggregates(events: DataFrame) -> DataFrame:
-    """Totals per HBase row: table (MINUTE or PRODUCT), row_key, a count per event type, revenue.
+    """Totals per HBase cell group: table (a label), row_key, a count per event type, revenue.
 
-    Each event counts once towards its minute's row and once towards its product's row,
-    so one aggregation (one state, one read of the stream) serves both tables.
+    Each event counts once towards its minute, its product, its (minute, product) pair
+    (row_key ``<minute>|<product_id>``) and the grand total, so one aggregation (one state,
+    one read of the stream) serves every table.
     """
-    keys = F.array(
-        F.struct(F.lit(MINUTE).alias("table"), F.date_format("event_time", MINUTE_FORMAT).alias("row_key")),
-        F.struct(F.lit(PRODUCT).alias("table"), F.col("product_id").cast("string").alias("row_key")),
-    )
+    minute = F.date_format("event_time", MINUTE_FORMAT)
+    product = F.col("product_id").cast("string")
+
+    def key(label: str, row_key: Column) -> Column:
+        return F.struct(F.lit(label).alias("table"), row_key.alias("row_key"))
+
+    keys = F.array(key(MINUTE, minute), key(PRODUCT, product), key(MINUTE_PRODUCT, F.concat_ws("|", minute, product)),
+                   key(TOTAL, F.lit(TOTAL_KEY)))
     rows = events.select(F.inline(keys), "event_type", "price")
     counts = [F.count_if(F.col("event_type") == name).alias(name) for name in EVENT_TYPES]
     revenue = F.sum(F.when(F.col("event_type") == "purchase", F.col("price")).otherwise(F.lit(0)))
@@ -102,31 +118,39 @@ def aggregates(events: DataFrame) -> DataFrame:
 
 
 def puts(batch: DataFrame) -> Iterator[tuple[str, bytes, dict[bytes, bytes]]]:
-    """(table label, row key, all five columns) for each row of a batch of ``aggregates``."""
+    """(table label, row key, cells) for each row of a batch of ``aggregates``: all five columns of
+    its row, or for MINUTE_PRODUCT the one product cell of its minute's row."""
     for row in batch.toLocalIterator():
-        data = {COLUMNS[name]: str(row[name]).encode() for name in EVENT_TYPES}
-        data[COLUMNS["revenue"]] = f"{row.revenue:.2f}".encode()
-        yield row.table, row.row_key.encode(), data
+        texts = [*(str(row[name]) for name in EVENT_TYPES), f"{row.revenue:.2f}"]
+        if row.table == MINUTE_PRODUCT:
+            minute, product = row.row_key.split("|")
+            yield row.table, minute.encode(), {f"{PRODUCT_FAMILY}:{product}".encode(): " ".join(texts).encode()}
+        else:
+            yield row.table, row.row_key.encode(), {COLUMNS[name]: text.encode() for name, text in zip(VALUES, texts)}
 
 
 def values(data: dict[bytes, bytes]) -> dict:
     """The counts (int) and revenue (Decimal) of one HBase row's columns."""
-    counts = {name: int(data[COLUMNS[name]]) for name in EVENT_TYPES}
-    return {**counts, "revenue": Decimal(data[COLUMNS["revenue"]].decode())}
+    return parse_values([data[COLUMNS[name]] for name in VALUES])
+
+
+def parse_values(texts: list[bytes]) -> dict:
+    """{view, cart, remove_from_cart, purchase: int, revenue: Decimal} from the five values as text."""
+    return {**{name: int(text) for name, text in zip(EVENT_TYPES, texts)}, "revenue": Decimal(texts[-1].decode())}
 
 
 @contextmanager
-def _tables(settings: Settings) -> Iterator[dict[str, happybase.Table]]:
-    """The minute and product tables by label, created when missing (by the writer or a reader)."""
-    connection = settings.hbase()
-    try:
-        names = {MINUTE: settings.minute_table, PRODUCT: settings.product_table}
+def _tables(settings: Settings, connection: happybase.Connection | None = None) -> Iterator[dict[str, happybase.Table]]:
+    """The tables by label, created when missing (by the writer or a reader), on ``connection`` or a new one."""
+    names = {MINUTE: settings.minute_table, PRODUCT: settings.product_table,
+             MINUTE_PRODUCT: settings.minute_product_table, TOTAL: settings.total_table}
+    with settings.hbase_using(connection) as connection:
         existing = {name.decode() for name in connection.tables()}
-        for name in set(names.values()) - existing:
-            connection.create_table(name, {FAMILY: dict(max_versions=1)})
+        for label, name in names.items():
+            if name not in existing:
+                family = PRODUCT_FAMILY if label == MINUTE_PRODUCT else FAMILY
+                connection.create_table(name, {family: dict(max_versions=1)})
         yield {label: connection.table(name) for label, name in names.items()}
-    finally:
-        connection.close()
 
 
 def hbase_writer(settings: Settings) -> Callable[[DataFrame, int], None]:
@@ -181,9 +205,9 @@ def _await_stop(query: StreamingQuery) -> None:
         query.stop()
 
 
-def run(settings: Settings, available_now: bool = False, processing_time: str = "5 seconds",
+def run(settings: Settings, available_now: bool = False, processing_time: str = PROCESSING_TIME,
         spark: SparkSession | None = None, watermark_delay: str = WATERMARK_DELAY) -> None:
-    """Aggregate the raw topic into HBase, checkpointed at ``settings.checkpoint_dir``/realtime.
+    """Aggregate the raw topic into HBase, checkpointed at ``settings.checkpoint_dir``/CHECKPOINT.
 
     available_now: process what the topic holds now and return; otherwise a batch every
     ``processing_time`` until SIGTERM or Ctrl-C. Without ``spark``, a session on the
@@ -193,7 +217,7 @@ def run(settings: Settings, available_now: bool = False, processing_time: str = 
     session = spark or spark_session.session(settings, "realtime")
     try:
         trigger = {"availableNow": True} if available_now else {"processingTime": processing_time}
-        checkpoint = settings.hdfs_uri(f"{settings.checkpoint_dir}/realtime")
+        checkpoint = settings.hdfs_uri(f"{settings.checkpoint_dir}/{CHECKPOINT}")
         query = start(kafka_messages(session, settings), checkpoint, hbase_writer(settings), trigger,
                       watermark_delay)
         if available_now:
@@ -205,27 +229,53 @@ def run(settings: Settings, available_now: bool = False, processing_time: str = 
             session.stop()
 
 
-def minute_counts(settings: Settings, since_minute: str) -> list[dict]:
+def minute_counts(settings: Settings, since_minute: str, connection: happybase.Connection | None = None) -> list[dict]:
     """Per-minute counts and revenue from ``since_minute`` ("YYYYMMDDHHMM", UTC) on, in time order."""
-    with _tables(settings) as tables:
+    with _tables(settings, connection) as tables:
         return [{"minute": key.decode(), **values(data)}
                 for key, data in tables[MINUTE].scan(row_start=since_minute.encode())]
 
 
-def product_totals(settings: Settings, product_ids: list[int] | None = None) -> list[dict]:
+def latest_minute(settings: Settings, connection: happybase.Connection | None = None) -> str | None:
+    """The latest minute with events ("YYYYMMDDHHMM"), or None before the first."""
+    with _tables(settings, connection) as tables:
+        for key, _ in tables[MINUTE].scan(reverse=True, limit=1, columns=[COLUMNS["view"]]):
+            return key.decode()
+    return None
+
+
+def product_totals(settings: Settings, product_ids: list[int] | None = None,
+                   connection: happybase.Connection | None = None) -> list[dict]:
     """Counts and revenue of the given products (those with events), or of every product."""
-    with _tables(settings) as tables:
+    with _tables(settings, connection) as tables:
         table = tables[PRODUCT]
         rows = table.scan() if product_ids is None else table.rows([str(p).encode() for p in product_ids])
         return [{"product_id": int(key), **values(data)} for key, data in rows]
 
 
-def totals(settings: Settings) -> dict:
-    """Sums over all products: ``events``, ``events_by_type``, ``purchases``, ``revenue`` (the summary's names)."""
-    by_type, revenue = dict.fromkeys(EVENT_TYPES, 0), Decimal("0.00")
-    for product in product_totals(settings):
-        for name in EVENT_TYPES:
-            by_type[name] += product[name]
-        revenue += product["revenue"]
+def top_products(settings: Settings, since_minute: str, limit: int = 10,
+                 connection: happybase.Connection | None = None) -> list[dict]:
+    """The products with the most revenue (then purchases, views, lowest id) in the minutes from
+    ``since_minute`` on, with their counts and revenue summed over those minutes."""
+    sums: dict[int, dict] = {}
+    with _tables(settings, connection) as tables:
+        for _, cells in tables[MINUTE_PRODUCT].scan(row_start=since_minute.encode()):
+            for column, text in cells.items():
+                product = int(column.split(b":", 1)[1])
+                row = parse_values(text.split())
+                total = sums.setdefault(product, dict.fromkeys(row, 0))
+                for name, value in row.items():
+                    total[name] += value
+    ranked = sorted(sums.items(), key=lambda item: (-item[1]["revenue"], -item[1]["purchase"], -item[1]["view"],
+                                                    item[0]))
+    return [{"product_id": product, **row} for product, row in ranked[:limit]]
+
+
+def totals(settings: Settings, connection: happybase.Connection | None = None) -> dict:
+    """Totals over every event: ``events``, ``events_by_type``, ``purchases``, ``revenue`` (the summary's names)."""
+    with _tables(settings, connection) as tables:
+        data = tables[TOTAL].row(TOTAL_KEY.encode())
+    row = values(data) if data else {**dict.fromkeys(EVENT_TYPES, 0), "revenue": Decimal("0.00")}
+    by_type = {name: row[name] for name in EVENT_TYPES}
     return {"events": sum(by_type.values()), "events_by_type": by_type, "purchases": by_type["purchase"],
-            "revenue": revenue}
+            "revenue": row["revenue"]}

@@ -22,19 +22,23 @@ class RunReport:
     summary: dict
 
 
-def _consume(stage: str, settings: Settings) -> None:
-    """Child process body: one consumer stage until SIGTERM (then it flushes and commits)."""
-    {"hbase-sink": hbase_sink.run, "landing": landing.run}[stage](settings)
+def _consume(stage: str, settings: Settings, idle_timeout_s: float | None) -> None:
+    """Child process body: one consumer stage until SIGTERM (then it flushes and commits) or idle."""
+    {"hbase-sink": hbase_sink.run, "landing": landing.run}[stage](settings, idle_timeout_s=idle_timeout_s)
 
 
 class Consumers:
-    """The two consumer groups as child processes, stopped gracefully with SIGTERM."""
+    """The two consumer groups as child processes, stopped gracefully with SIGTERM.
+
+    idle_timeout_s: each stops by itself once no record arrived for this many seconds (None: never).
+    """
 
     STAGES = ("hbase-sink", "landing")
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, idle_timeout_s: float | None = None):
         context = multiprocessing.get_context("spawn")
-        self.processes = [context.Process(target=_consume, args=(stage, settings), name=stage, daemon=True)
+        self.processes = [context.Process(target=_consume, args=(stage, settings, idle_timeout_s), name=stage,
+                                          daemon=True)
                           for stage in self.STAGES]
 
     def __enter__(self) -> Consumers:
@@ -58,7 +62,8 @@ class Consumers:
 
 
 def run(settings: Settings, csv_path: str | os.PathLike, summary_out: Path | None = None,
-        step: Callable[[str], None] = lambda message: None, progress: bool = True) -> RunReport:
+        step: Callable[[str], None] = lambda message: None, progress: bool = True,
+        watermark_delay: str = realtime.WATERMARK_DELAY) -> RunReport:
     """Push one CSV file through every stage; returns the producer's stats and the summary."""
     topics.ensure_topics(settings)
     with Consumers(settings) as consumers:
@@ -73,7 +78,7 @@ def run(settings: Settings, csv_path: str | os.PathLike, summary_out: Path | Non
         lag.wait_caught_up(settings, [settings.hbase_sink_group, settings.landing_group],
                            CATCH_UP_TIMEOUT_S, on_poll=poll)
     step("draining the raw topic into the real-time aggregates")
-    realtime.run(settings, available_now=True)
+    realtime.run(settings, available_now=True, watermark_delay=watermark_delay)
     step("cleaning the raw zone")
     clean.run(settings)
     step("running the analytics")

@@ -13,8 +13,10 @@ import dataclasses
 import getpass
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import happybase
 import yaml
@@ -66,8 +68,17 @@ class Settings:
         return self.namespace
 
     events_table = "events"
+    purchase_table = "purchases"
     minute_table = "rt_minute"
     product_table = "rt_product"
+    minute_product_table = "rt_minute_product"
+    total_table = "rt_total"
+
+    @property
+    def hbase_tables(self) -> tuple[str, ...]:
+        """Every HBase table of the pipeline (without the prefix)."""
+        return (self.events_table, self.purchase_table, self.minute_table, self.product_table,
+                self.minute_product_table, self.total_table)
 
     # HDFS zones
     @property
@@ -98,6 +109,11 @@ class Settings:
     def summary_path(self) -> str:
         return f"{self.hdfs_root}/summary/summary.json"
 
+    @property
+    def breakdowns_path(self) -> str:
+        """The dashboard breakdowns JSON the analytics run writes beside the summary."""
+        return f"{self.hdfs_root}/summary/breakdowns.json"
+
     def hdfs_uri(self, path: str) -> str:
         """A full hdfs:// URI for an absolute HDFS path (what Spark reads and writes)."""
         return f"{self.hdfs_url}{path}"
@@ -109,6 +125,18 @@ class Settings:
     def hbase(self) -> happybase.Connection:
         """A Thrift connection whose table names carry the namespace prefix."""
         return happybase.Connection(self.hbase_host, self.hbase_port, table_prefix=self.hbase_table_prefix)
+
+    @contextmanager
+    def hbase_using(self, connection: happybase.Connection | None = None) -> Iterator[happybase.Connection]:
+        """``connection`` (e.g. one of a pool, left open), else a new ``hbase()`` connection closed on exit."""
+        if connection is not None:
+            yield connection
+            return
+        connection = self.hbase()
+        try:
+            yield connection
+        finally:
+            connection.close()
 
     def with_namespace(self, namespace: str) -> Settings:
         return dataclasses.replace(self, namespace=namespace)

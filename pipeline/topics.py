@@ -65,7 +65,7 @@ def drop_namespace(settings: Settings) -> None:
     connection = settings.hbase()
     try:
         tables = {t.decode() for t in connection.tables()}
-        for table in tables & {settings.events_table, settings.minute_table, settings.product_table}:
+        for table in tables & set(settings.hbase_tables):
             connection.delete_table(table, disable=True)
     finally:
         connection.close()

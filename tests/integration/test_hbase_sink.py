@@ -63,3 +63,16 @@ def test_user_events_are_one_users_events_in_time_order(namespace):
     assert {e["row_id"]: e for e in found} == mine
     assert [e["event_time"] for e in found] == sorted(e["event_time"] for e in found)
     assert hbase_sink.user_events(namespace, user + 10**12) == []
+
+
+def test_latest_purchases_are_the_distinct_purchases_latest_first(namespace):
+    produce.produce(namespace, SAMPLE, progress=False)
+    hbase_sink.run(namespace, idle_timeout_s=3)
+    events = (contract.validate(contract.decode(raw)) for raw in file_lines(SAMPLE).values())
+    purchases = {e.row_id: e.as_dict() for e in events if isinstance(e, contract.Event) and e.event_type == "purchase"}
+    assert purchases
+
+    everything = hbase_sink.latest_purchases(namespace, limit=len(purchases) + 10)
+    assert {e["row_id"]: e for e in everything} == purchases
+    assert [e["event_time"] for e in everything] == sorted((e["event_time"] for e in everything), reverse=True)
+    assert hbase_sink.latest_purchases(namespace, limit=5) == everything[:5]

@@ -6,15 +6,19 @@ per clean event, and the drained real-time totals must equal the batch totals.
 
 import json
 import subprocess
+import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 import datasets
-from pipeline import realtime
-from tests.integration.conftest import hbase_row_count
+from pipeline import produce, realtime
+from tests.integration.conftest import hbase_row_count, raw_zone
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SAMPLE = Path(__file__).resolve().parents[2] / "datasets" / "sample" / "events.csv"
 
 
 def test_lab_pipeline_run_end_to_end(namespace, require, tmp_path):
@@ -46,3 +50,23 @@ def test_lab_pipeline_run_end_to_end(namespace, require, tmp_path):
     assert streamed["events"] == kpis["events"] == expected["clean_events"]
     assert streamed["events_by_type"] == kpis["events_by_type"]
     assert streamed["revenue"] == Decimal(str(kpis["revenue"])).quantize(Decimal("0.01"))
+
+
+
+
+def test_lab_pipeline_ingest_runs_until_idle_for_the_idle_timeout(namespace):
+    """Records keep arriving for longer than the idle timeout: both sinks take every one, then stop."""
+    expected = datasets.Manifest.load(datasets.manifest_path(SAMPLE)).expected
+    ingest = subprocess.Popen(["lab", "pipeline", "--namespace", namespace.namespace, "ingest", "--sink", "both",
+                               "--idle-timeout", "8"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(5):  # about 25 s of records, no gap as long as the timeout
+            produce.produce(namespace, SAMPLE, progress=False)
+            time.sleep(4)
+        output, _ = ingest.communicate(timeout=300)
+    finally:
+        if ingest.poll() is None:
+            ingest.kill()
+    assert ingest.returncode == 0, output[-3000:]
+    assert hbase_row_count(namespace) == expected["clean_events"]  # a replayed record overwrites its row
+    assert len(raw_zone(namespace)[1]) == 5 * expected["input_records"]

@@ -70,10 +70,16 @@ def test_aggregates_equal_a_plain_python_computation(spark, records):
     assert dict(result.dtypes)["revenue"] == "decimal(38,2)"
     rows = result.collect()
     expected = reference(records)
-    got = {table: {row.row_key: {name: row[name] for name in (*contract.EVENT_TYPES, "revenue")}
-                   for row in rows if row.table == table} for table in (realtime.MINUTE, realtime.PRODUCT)}
+    got = {table: {row.row_key: {name: row[name] for name in realtime.VALUES}
+                   for row in rows if row.table == table}
+           for table in (realtime.MINUTE, realtime.PRODUCT, realtime.MINUTE_PRODUCT, realtime.TOTAL)}
     assert got[realtime.MINUTE] == expected["minutes"]
     assert got[realtime.PRODUCT] == {str(k): v for k, v in expected["products"].items()}
+    assert got[realtime.MINUTE_PRODUCT] == {f"{minute}|{product}": row for minute, products in
+                                            expected["minute_products"].items() for product, row in products.items()}
+    total = got[realtime.TOTAL][realtime.TOTAL_KEY]
+    assert {name: total[name] for name in contract.EVENT_TYPES} == expected["totals"]["events_by_type"]
+    assert total["revenue"] == expected["totals"]["revenue"]
 
 
 class FakeTables:
@@ -88,6 +94,11 @@ class FakeTables:
 
     def table(self, label):
         return {key.decode(): realtime.values(data) for (table, key), data in self.rows.items() if table == label}
+
+    def minute_products(self):
+        """{minute: {product_id: row}} from the wide rows of the minute-product table."""
+        return {key.decode(): {int(column.split(b":")[1]): realtime.parse_values(text.split()) for column, text in data.items()}
+                for (table, key), data in self.rows.items() if table == realtime.MINUTE_PRODUCT}
 
 
 def stream_files(directory: Path, parts: list[list[bytes]]) -> None:
@@ -134,4 +145,9 @@ def test_a_restart_from_the_checkpoint_neither_loses_nor_doubles(spark, records,
     expected = reference(records)
     assert sink.table(realtime.MINUTE) == expected["minutes"]
     assert sink.table(realtime.PRODUCT) == {str(k): v for k, v in expected["products"].items()}
-    assert all(re.fullmatch(rb"[0-9]+\.[0-9]{2}", data[realtime.COLUMNS["revenue"]]) for data in sink.rows.values())
+    assert sink.minute_products() == expected["minute_products"]
+    assert sink.table(realtime.TOTAL)[realtime.TOTAL_KEY]["revenue"] == expected["totals"]["revenue"]
+    assert all(re.fullmatch(rb"[0-9]+\.[0-9]{2}", data[realtime.COLUMNS["revenue"]])
+               for (table, _), data in sink.rows.items() if table != realtime.MINUTE_PRODUCT)
+    assert all(re.fullmatch(rb"([0-9]+ ){4}[0-9]+\.[0-9]{2}", text)
+               for (table, _), data in sink.rows.items() if table == realtime.MINUTE_PRODUCT for text in data.values())
