@@ -13,21 +13,20 @@ import json
 import shutil
 import subprocess
 import tempfile
-import threading
-from contextlib import contextmanager
-from typing import Annotated, Iterator
+from typing import Annotated
 
 import requests
 import typer
 from rich.console import Console
 from rich.table import Table
+from served import served
 
 app = typer.Typer(add_completion=False)
 console = Console()
 
 BATCH = ["/api/kpis", "/api/daily", "/api/hourly", "/api/funnel", "/api/products", "/api/brands", "/api/categories",
          "/api/summary"]
-LIVE = ["/api/live/minutes", "/api/live/totals"]
+LIVE = ["/api/live/minutes", "/api/live/totals", "/api/live/top-products", "/api/live/purchases"]
 GOAL_MS = {"batch": 50, "live": 100}
 REPORT = """
 done = function(summary, latency, requests)
@@ -38,28 +37,6 @@ done = function(summary, latency, requests)
     latency:percentile(50), latency:percentile(95), latency:percentile(99)))
 end
 """
-
-
-@contextmanager
-def served(namespace: str | None, url: str) -> Iterator[str]:
-    """The base URL to load: ``url``, or a waitress server of the app on ``namespace`` (8 threads, as deployed)."""
-    if namespace is None:
-        yield url
-        return
-    import logging
-
-    from waitress.server import create_server
-
-    from dashboard import create_app
-    from pipeline import settings
-
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" under 32 connections
-    server = create_server(create_app(settings.load(namespace=namespace)), host="127.0.0.1", port=0, threads=8)
-    threading.Thread(target=server.run, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
 
 
 def wrk(url: str, connections: int, seconds: int, threads: int, script: str) -> dict:

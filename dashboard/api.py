@@ -1,13 +1,15 @@
 """The JSON API under /api: every chart and table of the pages is drawn from one of these endpoints.
 
 Batch endpoints return sections of the latest analytics summary unchanged (plus
-``computed_at``); live endpoints read the real-time aggregates and events in HBase.
+``computed_at``), or of its dashboard breakdowns: ``?category=`` narrows products and
+brands to one category (404 naming the known ones for another), categories adds the
+subcategories; live endpoints read the real-time aggregates and events in HBase.
 A source that cannot answer gives 503 with {"error", "fix"}.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify
+from flask import Blueprint, abort, current_app, jsonify, request
 
 from dashboard.sources import parse_user_id, pipeline_status
 
@@ -25,20 +27,33 @@ BATCH = {
     "brands": ("top_brands",),
     "categories": ("revenue_by_category",),
 }
+# endpoint name -> the breakdowns sections it returns as well
+WITH_BREAKDOWNS = {"categories": ("revenue_by_subcategory",)}
+# endpoints whose sections, with ?category=, are that category's (and name it)
+BY_CATEGORY = ("products", "brands")
 
 
-def _batch(sections: tuple[str, ...] | None):
+def _batch(name: str, sections: tuple[str, ...] | None):
     def view():
-        summary = current_app.extensions["summary"].get()
+        source = current_app.extensions["summary"]
         if sections is None:
-            return jsonify(summary)
-        return jsonify({"computed_at": summary["computed_at"], **{name: summary[name] for name in sections}})
+            return jsonify(source.get())
+        category = request.args.get("category") if name in BY_CATEGORY else None
+        if category:
+            data, keys = source.category(category), ("computed_at", "category", *sections)
+        else:
+            data, keys = source.get(), ("computed_at", *sections)
+        body = {key: data[key] for key in keys}
+        if name in WITH_BREAKDOWNS:
+            breakdowns = source.breakdowns()
+            body.update({section: breakdowns[section] for section in WITH_BREAKDOWNS[name]})
+        return jsonify(body)
 
     return view
 
 
 for _name, _sections in BATCH.items():
-    bp.add_url_rule(f"/{_name}", _name, _batch(_sections))
+    bp.add_url_rule(f"/{_name}", _name, _batch(_name, _sections))
 
 
 @bp.get("/health")
@@ -47,14 +62,17 @@ def health():
     return jsonify(status="ok")
 
 
-@bp.get("/live/minutes")
-def live_minutes():
-    return jsonify(current_app.extensions["live"].minutes())
+def _live(read: str):
+    def view():
+        return jsonify(getattr(current_app.extensions["live"], read)())
+
+    return view
 
 
-@bp.get("/live/totals")
-def live_totals():
-    return jsonify(current_app.extensions["live"].totals())
+# endpoint -> the Live method that reads it
+LIVE = {"minutes": "minutes", "totals": "totals", "top-products": "top_products", "purchases": "purchases"}
+for _name, _read in LIVE.items():
+    bp.add_url_rule(f"/live/{_name}", f"live_{_read}", _live(_read))
 
 
 @bp.get("/customers/<text>")

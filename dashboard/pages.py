@@ -30,12 +30,17 @@ def funnel():
 
 @bp.get("/products")
 def products():
-    return render_template("products.html", summary=_summary())
+    """Top products and brands, of every category or, with ?category=, of that one (404 for one the run did not see)."""
+    source = current_app.extensions["summary"]
+    category = request.args.get("category", "")
+    return render_template("products.html", summary=source.category(category) if category else source.get(),
+                           category=category, categories=source.breakdowns()["by_category"])
 
 
 @bp.get("/categories")
 def categories():
-    return render_template("categories.html", summary=_summary())
+    return render_template("categories.html", summary=_summary(),
+                           breakdowns=current_app.extensions["summary"].breakdowns())
 
 
 @bp.get("/customers")

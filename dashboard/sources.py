@@ -1,4 +1,5 @@
-"""The dashboard's data: the batch summary on HDFS, the real-time aggregates and events in HBase, the stack's health.
+"""The dashboard's data: the batch summary and breakdowns on HDFS, the real-time aggregates and events in HBase,
+the stack's health.
 
 Every failure to reach a source becomes ``Unavailable`` with the ``lab`` command that fixes it,
 so pages and the API can say so plainly instead of failing with a 500.
@@ -10,14 +11,17 @@ import datetime as dt
 import json
 import threading
 import time
+from collections.abc import Iterable
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import Callable, Iterator
 
 import happybase
 import requests
 from hdfs import HdfsError
 from kafka.errors import KafkaError
 from thriftpy2.transport import TTransportException
+from werkzeug.exceptions import NotFound
 
 from labctl import stack
 from labctl.services import load_services
@@ -27,7 +31,9 @@ from pipeline.settings import Settings
 
 SAMPLE = "datasets/sample/events.csv"
 LIVE_WINDOW_MINUTES = 60
+TOP_WINDOW_MINUTES = 15
 TOP_LIVE_PRODUCTS = 10
+LATEST_PURCHASES = 10
 HBASE_ERRORS = (TTransportException, OSError)
 
 
@@ -51,10 +57,18 @@ def hbase_down(settings: Settings) -> Unavailable:
                        "lab start hbase-thrift")
 
 
-class Summary:
-    """The summary JSON of the latest analytics run, cached in memory until its HDFS modification time changes.
+class UnknownCategory(NotFound):
+    """A category the latest analytics run did not see: a 404 that names the ones it did."""
 
-    The modification time is checked at most every ``check_interval_s`` seconds.
+    def __init__(self, category: str, known: Iterable[str]):
+        super().__init__(f"No category {category!r} in the latest analytics run; known: {', '.join(known)}.")
+
+
+class Summary:
+    """The latest analytics run's JSON documents on HDFS, the summary and the dashboard breakdowns, each
+    cached in memory until its HDFS modification time changes.
+
+    A document's modification time is checked at most every ``check_interval_s`` seconds.
     """
 
     def __init__(self, settings: Settings, check_interval_s: float = 2.0):
@@ -62,35 +76,55 @@ class Summary:
         self.check_interval_s = check_interval_s
         self._client = settings.webhdfs()
         self._lock = threading.Lock()
-        self._data: dict | None = None
-        self._modified_ms: int | None = None
-        self._checked = 0.0
+        # by HDFS path: the document, its modification time, when that was last checked
+        self._data: dict[str, dict] = {}
+        self._modified_ms: dict[str, int] = {}
+        self._checked: dict[str, float] = {}
 
     def get(self) -> dict:
         """The summary plus ``computed_at`` (ISO time, UTC, of the summary file's last write)."""
+        path = self.settings.summary_path
+        return self._document(path, Unavailable(
+            f"No analytics run exists yet in namespace {self.settings.namespace!r} ({path} is missing on HDFS).",
+            lab_command(self.settings, f"pipeline run --input {SAMPLE}")))
+
+    def breakdowns(self) -> dict:
+        """The dashboard breakdowns (docs/data-contract.md) plus ``computed_at`` (of the breakdowns file)."""
+        path, computed_at = self.settings.breakdowns_path, self.get()["computed_at"]
+        return self._document(path, Unavailable(
+            f"The analytics run of {computed_at} predates the dashboard breakdowns ({path} is missing on HDFS).",
+            lab_command(self.settings, "pipeline analyze")))
+
+    def category(self, name: str) -> dict:
+        """One category's breakdown (``top_products``, ``top_brands``) plus ``category`` and ``computed_at``."""
+        breakdowns = self.breakdowns()
+        if name not in breakdowns["by_category"]:
+            raise UnknownCategory(name, breakdowns["by_category"])
+        return {"computed_at": breakdowns["computed_at"], "category": name, **breakdowns["by_category"][name]}
+
+    def _document(self, path: str, missing: Unavailable) -> dict:
+        """The document at ``path``, read again when its modification time changed; ``missing`` when there is none."""
         with self._lock:
             now = time.monotonic()
-            if self._data is None or now - self._checked >= self.check_interval_s:
-                self._refresh()
-                self._checked = now
-            return self._data
+            if path not in self._data or now - self._checked[path] >= self.check_interval_s:
+                self._refresh(path, missing)
+                self._checked[path] = now
+            return self._data[path]
 
-    def _refresh(self) -> None:
-        path = self.settings.summary_path
+    def _refresh(self, path: str, missing: Unavailable) -> None:
         try:
             status = self._client.status(path, strict=False)
             if status is None:
-                raise Unavailable(f"No analytics run exists yet in namespace {self.settings.namespace!r} "
-                                  f"({path} is missing on HDFS).",
-                                  lab_command(self.settings, f"pipeline run --input {SAMPLE}"))
-            if status["modificationTime"] != self._modified_ms:
+                raise missing
+            if status["modificationTime"] != self._modified_ms.get(path):
                 with self._client.read(path, encoding="utf-8") as reader:
                     data = json.load(reader)
                 moment = dt.datetime.fromtimestamp(status["modificationTime"] / 1000, dt.timezone.utc)
-                self._data = {**data, "computed_at": moment.isoformat(timespec="seconds")}
-                self._modified_ms = status["modificationTime"]
+                self._data[path] = {**data, "computed_at": moment.isoformat(timespec="seconds")}
+                self._modified_ms[path] = status["modificationTime"]
         except (requests.RequestException, HdfsError) as error:
-            self._data = self._modified_ms = None
+            self._data.pop(path, None)
+            self._modified_ms.pop(path, None)
             raise Unavailable(f"HDFS (WebHDFS {self.settings.webhdfs_url}) is not reachable: "
                               f"{type(error).__name__}.", "lab start namenode datanode") from error
 
@@ -100,27 +134,47 @@ def _plain(row: dict) -> dict:
     return {key: float(value) if isinstance(value, Decimal) else value for key, value in row.items()}
 
 
-class Live:
-    """The real-time aggregates and the events table in HBase, through a pool of Thrift connections."""
+class Recent:
+    """A value re-read at most every ``max_age_s`` seconds (stale-while-revalidate).
 
-    def __init__(self, settings: Settings, pool_size: int = 8, max_age_s: float = 1.0):
+    The aggregates change once per streaming batch, so concurrent requests share one HBase
+    read; while one request re-reads a stale value, the others get the previous one at once
+    instead of queueing behind the read. A failed read forgets the value and raises.
+    """
+
+    def __init__(self, read: Callable[[], dict], max_age_s: float):
+        self._read = read
+        self._max_age_s = max_age_s
+        self._value: dict | None = None
+        self._at = 0.0
+        self._reading = threading.Lock()
+
+    def get(self) -> dict:
+        value = self._value
+        if value is not None and time.monotonic() - self._at < self._max_age_s:
+            return value
+        if not self._reading.acquire(blocking=value is None):
+            return value  # another request is re-reading it
+        try:
+            if self._value is None or time.monotonic() - self._at >= self._max_age_s:
+                self._value = None
+                self._value, self._at = self._read(), time.monotonic()
+            return self._value
+        finally:
+            self._reading.release()
+
+
+class Live:
+    """The real-time aggregates and the events tables in HBase, through a pool of Thrift connections."""
+
+    def __init__(self, settings: Settings, pool_size: int = 8, max_age_s: float = 0.25):
         self.settings = settings
         self.pool_size = pool_size
-        self.max_age_s = max_age_s
         self._pool: happybase.ConnectionPool | None = None
         self._lock = threading.Lock()
-        self._recent: dict[str, tuple[float, dict]] = {}
-        self._reading = {"minutes": threading.Lock(), "totals": threading.Lock()}
-
-    def _fresh(self, name: str, read) -> dict:
-        """``read()``'s result, reused for ``max_age_s`` seconds: the aggregates change once per streaming
-        batch, so concurrent requests share one HBase read instead of each scanning the tables."""
-        with self._reading[name]:
-            at, value = self._recent.get(name, (0.0, None))
-            if value is None or time.monotonic() - at >= self.max_age_s:
-                value = read()
-                self._recent[name] = (time.monotonic(), value)
-            return value
+        self._recent = {name: Recent(read, max_age_s) for name, read in (
+            ("minutes", self._read_minutes), ("totals", self._read_totals),
+            ("top_products", self._read_top_products), ("purchases", self._read_purchases))}
 
     def _get_pool(self) -> happybase.ConnectionPool:
         """The pool, made on first use: happybase opens a connection when it makes one, and the app
@@ -133,60 +187,69 @@ class Live:
             return self._pool
 
     @contextmanager
-    def _reachable(self):
-        """HBase's connection errors as Unavailable."""
+    def _connection(self) -> Iterator[happybase.Connection]:
+        """A pooled connection; HBase's connection errors become Unavailable."""
         try:
-            yield
+            with self._get_pool().connection() as connection:
+                yield connection
         except HBASE_ERRORS as error:
             raise hbase_down(self.settings) from error
-
-    @contextmanager
-    def _connection(self):
-        with self._reachable(), self._get_pool().connection() as connection:
-            yield connection
-
-    def _latest_minute(self, connection: happybase.Connection) -> str | None:
-        if self.settings.minute_table.encode() not in connection.tables():
-            return None
-        for key, _ in connection.table(self.settings.minute_table).scan(reverse=True, limit=1, columns=[b"c"]):
-            return key.decode()
-        return None
 
     def minutes(self) -> dict:
         """Counts per minute by event type over the last LIVE_WINDOW_MINUTES minutes of event time
         (ending at the latest minute with events), zeros included, in time order."""
-        return self._fresh("minutes", self._read_minutes)
+        return self._recent["minutes"].get()
+
+    def totals(self) -> dict:
+        """Totals over every streamed event (the summary's names)."""
+        return self._recent["totals"].get()
+
+    def top_products(self) -> dict:
+        """The top products by revenue in the last TOP_WINDOW_MINUTES minutes of event time."""
+        return self._recent["top_products"].get()
+
+    def purchases(self) -> dict:
+        """The LATEST_PURCHASES latest purchases, latest first."""
+        return self._recent["purchases"].get()
 
     def _read_minutes(self) -> dict:
         with self._connection() as connection:
-            latest = self._latest_minute(connection)
+            latest = realtime.latest_minute(self.settings, connection)
             if latest is None:
                 return {"latest_minute": None, "minutes": []}
-            end = dt.datetime.strptime(latest, "%Y%m%d%H%M")
-            keys = [(end - dt.timedelta(minutes=n)).strftime("%Y%m%d%H%M") for n in range(LIVE_WINDOW_MINUTES)][::-1]
-            rows = {row["minute"]: row for row in realtime.minute_counts(self.settings, keys[0])}
+            keys = _minutes_until(latest, LIVE_WINDOW_MINUTES)
+            rows = {row["minute"]: row for row in realtime.minute_counts(self.settings, keys[0], connection)}
         empty = {**dict.fromkeys(EVENT_TYPES, 0), "revenue": Decimal("0.00")}
         return {"latest_minute": latest,
                 "minutes": [_plain({**empty, **rows.get(key, {}), "minute": key}) for key in keys]}
 
-    def totals(self) -> dict:
-        """Sums over the real-time product totals (the summary's names) and the top products by revenue."""
-        return self._fresh("totals", self._read_totals)
-
     def _read_totals(self) -> dict:
-        with self._reachable():
-            products = realtime.product_totals(self.settings)
-            totals = realtime.totals(self.settings)
-        top = sorted(products, key=lambda p: (-p["revenue"], p["product_id"]))[:TOP_LIVE_PRODUCTS]
-        return {**_plain(totals), "top_products": [_plain(p) for p in top]}
+        with self._connection() as connection:
+            return _plain(realtime.totals(self.settings, connection))
+
+    def _read_top_products(self) -> dict:
+        with self._connection() as connection:
+            latest = realtime.latest_minute(self.settings, connection)
+            since = _minutes_until(latest, TOP_WINDOW_MINUTES)[0] if latest else None
+            top = realtime.top_products(self.settings, since, TOP_LIVE_PRODUCTS, connection) if since else []
+        return {"latest_minute": latest, "since_minute": since, "window_minutes": TOP_WINDOW_MINUTES,
+                "top_products": [_plain(p) for p in top]}
+
+    def _read_purchases(self) -> dict:
+        with self._connection() as connection:
+            purchases = hbase_sink.latest_purchases(self.settings, LATEST_PURCHASES, connection)
+        return {"purchases": [_plain(p) for p in purchases]}
 
     def user_events(self, user_id: int) -> list[dict]:
         """One user's events in time order (one prefix scan of the events table)."""
         with self._connection() as connection:
-            if self.settings.events_table.encode() not in connection.tables():
-                return []
-        with self._reachable():
-            return [_plain(event) for event in hbase_sink.user_events(self.settings, user_id)]
+            return [_plain(event) for event in hbase_sink.user_events(self.settings, user_id, connection)]
+
+
+def _minutes_until(latest: str, count: int) -> list[str]:
+    """The ``count`` minute keys ("YYYYMMDDHHMM") ending at ``latest``, in time order."""
+    end = dt.datetime.strptime(latest, "%Y%m%d%H%M")
+    return [(end - dt.timedelta(minutes=n)).strftime("%Y%m%d%H%M") for n in range(count)][::-1]
 
 
 def parse_user_id(text: str) -> int | None:

@@ -1,8 +1,9 @@
-"""Stage 5, analyze: Spark SQL over the clean events, one Parquet mart per summary section.
+"""Stage 5, analyze: Spark SQL over the clean events, one Parquet mart per summary section or breakdown.
 
 ``marts(events)`` (DataFrame -> DataFrames) holds the analytics as SQL over the
 temporary view ``clean_events``; ``summary(marts, quality)`` turns the marts into
-the summary JSON of docs/data-contract.md; ``run`` is the I/O edge.
+the summary JSON of docs/data-contract.md, ``breakdowns(marts)`` into the dashboard's
+per-category breakdowns beside it; ``run`` is the I/O edge.
 
 Money is summed exactly as DECIMAL(38,2); ratios are DECIMAL divisions rounded
 half up (2 places for money, 4 for rates), and 0 when the divisor is 0.
@@ -31,6 +32,28 @@ FROM clean_events
 WHERE user_session IS NOT NULL
 GROUP BY user_session
 """
+
+
+def _top_in_each_category(key: str) -> str:
+    """SQL: the first 10 rows by revenue of each category (null as 'unknown'), as top_products/top_brands by ``key``."""
+    return f"""
+WITH totals AS (
+  SELECT coalesce(category, 'unknown') AS category, {key},
+         coalesce(sum(price) FILTER (WHERE event_type = 'purchase'), 0) AS revenue,
+         count_if(event_type = 'purchase') AS purchases
+  FROM clean_events
+  WHERE {key} IS NOT NULL
+  GROUP BY 1, 2
+),
+ranked AS (
+  SELECT *, row_number() OVER (PARTITION BY category ORDER BY revenue DESC, {key}) AS place FROM totals
+)
+SELECT category, {key}, revenue, purchases
+FROM ranked
+WHERE place <= 10
+ORDER BY category, place
+"""
+
 
 # name -> query, in order; each result is registered as a view for the queries after it.
 QUERIES = {
@@ -109,9 +132,21 @@ LEFT JOIN (SELECT event_hour, count(*) AS events FROM clean_events GROUP BY even
   ON e.event_hour = h.id
 ORDER BY hour
 """,
+    "top_products_by_category": _top_in_each_category("product_id"),
+    "top_brands_by_category": _top_in_each_category("brand"),
+    "revenue_by_subcategory": """
+SELECT coalesce(category, 'unknown') AS category, coalesce(subcategory, 'unknown') AS subcategory,
+       sum(price) AS revenue, count(*) AS purchases
+FROM clean_events
+WHERE event_type = 'purchase'
+GROUP BY 1, 2
+ORDER BY category, revenue DESC, subcategory
+""",
 }
 SINGLE_ROW = ("kpis", "funnel")
 SUMMARY_KEYS = ("quality", "kpis", "funnel", "top_products", "top_brands", "revenue_by_category", "daily", "hourly")
+# a section of the breakdowns' by_category -> the mart of its rows (category first)
+CATEGORY_MARTS = {"top_products": "top_products_by_category", "top_brands": "top_brands_by_category"}
 
 
 def marts(events: DataFrame) -> dict[str, DataFrame]:
@@ -137,17 +172,33 @@ def _plain(value):
     return value
 
 
+def _rows(mart: DataFrame) -> list[dict]:
+    return [_plain(row.asDict(recursive=True)) for row in mart.collect()]
+
+
 def summary(marts: dict[str, DataFrame], quality: dict) -> dict:
     """The summary JSON (as a dict) from the marts and the clean stage's quality counts."""
     result = {"quality": quality}
     for name in SUMMARY_KEYS[1:]:
-        rows = [_plain(row.asDict(recursive=True)) for row in marts[name].collect()]
+        rows = _rows(marts[name])
         result[name] = rows[0] if name in SINGLE_ROW else rows
     return result
 
 
+def breakdowns(marts: dict[str, DataFrame]) -> dict:
+    """The dashboard breakdowns JSON (as a dict; docs/data-contract.md) from the marts."""
+    by_category: dict[str, dict] = {}
+    # The product mart holds every category, in order; the brand mart a part of them.
+    for section, mart in CATEGORY_MARTS.items():
+        for row in _rows(marts[mart]):
+            sections = by_category.setdefault(row.pop("category"), {name: [] for name in CATEGORY_MARTS})
+            sections[section].append(row)
+    return {"by_category": by_category, "revenue_by_subcategory": _rows(marts["revenue_by_subcategory"])}
+
+
 def run(settings: Settings, summary_out: Path | None = None, spark: SparkSession | None = None) -> dict:
-    """Write the marts and the summary (to HDFS, and to ``summary_out`` when given); returns the summary."""
+    """Write the marts, the breakdowns and the summary (to HDFS, and to ``summary_out`` when given);
+    returns the summary."""
     spark = spark or spark_session.session(settings, "analyze")
     events = spark.read.parquet(settings.hdfs_uri(settings.clean_zone))
     # The marts are small: compute each once, then write and summarise the same rows.
@@ -156,6 +207,8 @@ def run(settings: Settings, summary_out: Path | None = None, spark: SparkSession
         df.coalesce(1).write.mode("overwrite").parquet(settings.hdfs_uri(f"{settings.marts_zone}/{name}"))
     client = settings.webhdfs()
     result = summary(computed, clean.read_quality(settings, client))
+    # The breakdowns first: a dashboard that sees the new summary finds its breakdowns too.
+    clean.write_json(client, settings.breakdowns_path, breakdowns(computed))
     clean.write_json(client, settings.summary_path, result)
     if summary_out is not None:
         Path(summary_out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -1,4 +1,4 @@
-// Charts (Chart.js, vendored) fed by the /api endpoints, the Live page's refresh, sortable tables.
+// Charts (Chart.js, vendored) fed by the /api endpoints, the Live page's refresh, sortable tables, filters.
 "use strict";
 
 const LIVE_REFRESH_MS = 3000;
@@ -22,6 +22,14 @@ function series(label, values, color, extra = {}) {
 
 function bars(labels, datasets, options = {}) {
   return {type: "bar", data: {labels, datasets}, options: {animation: false, maintainAspectRatio: false, ...options}};
+}
+
+// Revenue (left axis) and purchases (right axis) of rows, each labelled label(row).
+function revenueAndPurchases(rows, label) {
+  return bars(rows.map(label), [
+    series("Revenue", rows.map((r) => r.revenue), COLORS.revenue),
+    series("Purchases", rows.map((r) => r.purchases), COLORS.purchase, {yAxisID: "purchases"}),
+  ], {scales: {y: {position: "left"}, purchases: {position: "right", grid: {drawOnChartArea: false}}}});
 }
 
 // chart name (the canvas's data-chart) -> [API endpoint, function from its JSON to a Chart.js config]
@@ -48,15 +56,19 @@ const CHARTS = {
     [series("Revenue", d.top_products.map((r) => r.revenue), COLORS.revenue)], {indexAxis: "y"})],
   "top-brands": ["/api/brands", (d) => bars(d.top_brands.map((r) => r.brand),
     [series("Revenue", d.top_brands.map((r) => r.revenue), COLORS.revenue)], {indexAxis: "y"})],
-  "categories": ["/api/categories", (d) => bars(d.revenue_by_category.map((r) => r.category), [
-    series("Revenue", d.revenue_by_category.map((r) => r.revenue), COLORS.revenue),
-    series("Purchases", d.revenue_by_category.map((r) => r.purchases), COLORS.purchase, {yAxisID: "purchases"}),
-  ], {scales: {y: {position: "left"}, purchases: {position: "right", grid: {drawOnChartArea: false}}}})],
-  "live-minutes": ["/api/live/minutes", (d) => bars(d.minutes.map((r) => r.minute.slice(8, 10) + ":" + r.minute.slice(10)),
+  "categories": ["/api/categories", (d) => revenueAndPurchases(d.revenue_by_category, (r) => r.category)],
+  "subcategories": ["/api/categories", (d) => revenueAndPurchases(d.revenue_by_subcategory,
+    (r) => `${r.category}.${r.subcategory}`)],
+  "live-minutes": ["/api/live/minutes", (d) => bars(d.minutes.map((r) => r.minute.slice(8, 10) + ":" + r.minute.slice(10, 12)),
     TYPES.map((t) => series(t, d.minutes.map((r) => r[t]), COLORS[t])), {scales: {x: {stacked: true}, y: {stacked: true}}})],
 };
 
 const charts = {};
+
+// "YYYYMMDDHHMM" -> "YYYY-MM-DD HH:MM"
+function minuteLabel(key) {
+  return `${key.slice(0, 4)}-${key.slice(4, 6)}-${key.slice(6, 8)} ${key.slice(8, 10)}:${key.slice(10, 12)}`;
+}
 
 function showProblem(element, error) {
   element.hidden = false;
@@ -75,7 +87,8 @@ function showProblem(element, error) {
 
 async function drawChart(canvas) {
   const [url, config] = CHARTS[canvas.dataset.chart];
-  const data = await getJSON(url);
+  // The page's filter (data-query, e.g. category=computers) applies to its charts' data too.
+  const data = await getJSON(canvas.dataset.query ? `${url}?${canvas.dataset.query}` : url);
   const existing = charts[canvas.dataset.chart];
   if (existing) {
     const next = config(data);
@@ -94,26 +107,31 @@ function cell(row, text, numeric) {
   if (numeric) td.className = "num";
 }
 
+function fillTable(selector, rows, columns) {
+  const body = document.querySelector(`${selector} tbody`);
+  body.replaceChildren();
+  for (const item of rows) {
+    const row = body.insertRow();
+    for (const [text, numeric] of columns(item)) cell(row, text, numeric);
+  }
+}
+
 async function refreshLive() {
   const problem = document.getElementById("live-problem");
   try {
-    const [totals, minutes] = await Promise.all([getJSON("/api/live/totals"), drawChart(document.querySelector("[data-chart=live-minutes]"))]);
+    const [totals, top, latest, minutes] = await Promise.all([getJSON("/api/live/totals"), getJSON("/api/live/top-products"),
+      getJSON("/api/live/purchases"), drawChart(document.querySelector("[data-chart=live-minutes]"))]);
     const values = {events: number.format(totals.events), view: number.format(totals.events_by_type.view),
       cart: number.format(totals.events_by_type.cart), purchases: number.format(totals.purchases), revenue: money.format(totals.revenue)};
     for (const [name, text] of Object.entries(values)) {
       document.querySelector(`[data-live="${name}"]`).textContent = text;
     }
-    const body = document.querySelector("#live-products tbody");
-    body.replaceChildren();
-    for (const p of totals.top_products) {
-      const row = body.insertRow();
-      cell(row, String(p.product_id));
-      cell(row, number.format(p.view), true);
-      cell(row, number.format(p.cart), true);
-      cell(row, number.format(p.purchase), true);
-      cell(row, money.format(p.revenue), true);
-    }
-    document.getElementById("live-latest").textContent = minutes.latest_minute || "none";
+    fillTable("#live-products", top.top_products, (p) => [[String(p.product_id)], [number.format(p.view), true],
+      [number.format(p.cart), true], [number.format(p.purchase), true], [money.format(p.revenue), true]]);
+    fillTable("#live-purchases", latest.purchases, (p) => [[p.event_time], [String(p.product_id)], [p.brand || "–"],
+      [p.category_code || "–"], [money.format(p.price), true], [String(p.user_id), true]]);
+    document.getElementById("live-since").textContent = top.since_minute ? minuteLabel(top.since_minute) : "–";
+    document.getElementById("live-latest").textContent = minutes.latest_minute ? minuteLabel(minutes.latest_minute) : "none";
     document.getElementById("live-updated").textContent = new Date().toLocaleTimeString();
     problem.hidden = true;
   } catch (error) {
@@ -142,6 +160,10 @@ function sortable(table) {
 
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("table.sortable").forEach(sortable);
+  // A filter applies as soon as it is chosen; its submit button serves without JavaScript.
+  document.querySelectorAll("form.filter select").forEach((select) => {
+    select.addEventListener("change", () => select.form.submit());
+  });
   if (typeof Chart === "undefined") {
     document.querySelectorAll("canvas[data-chart]").forEach((canvas) => {
       canvas.replaceWith(Object.assign(document.createElement("p"), {

@@ -4,6 +4,7 @@ whole pipeline in a fresh namespace once per session, the app on it, its test cl
 from __future__ import annotations
 
 import csv
+import json
 import threading
 import uuid
 
@@ -37,17 +38,23 @@ def push(lab, path) -> None:
 
 
 @pytest.fixture(scope="session")
-def lab(require, tmp_path_factory):
-    """Settings of a fresh namespace holding the pipeline's results for a 3,000-row file (plus HOSTILE_BRAND)."""
-    for name in STAGES:
-        require(name)
-    namespace = settings.load(namespace=f"t{uuid.uuid4().hex[:12]}")
+def dataset(tmp_path_factory):
+    """The input file: 3,000 generated rows plus HOSTILE_BRAND's purchase."""
     path = tmp_path_factory.mktemp("dashboard") / "events.csv"
     generate(path, rows=3000, seed=5)
     with path.open("a", newline="") as stream:
         csv.writer(stream).writerow(hostile_row(user_id=777000777))
+    return path
+
+
+@pytest.fixture(scope="session")
+def lab(require, dataset):
+    """Settings of a fresh namespace holding the pipeline's results for ``dataset``."""
+    for name in STAGES:
+        require(name)
+    namespace = settings.load(namespace=f"t{uuid.uuid4().hex[:12]}")
     try:
-        push(namespace, path)
+        push(namespace, dataset)
         yield namespace
     finally:
         topics.drop_namespace(namespace)
@@ -63,6 +70,18 @@ def app(lab):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def hdfs_json(lab, path: str) -> dict:
+    """A JSON document of the analytics run, read straight from HDFS."""
+    with lab.webhdfs().read(path, encoding="utf-8") as reader:
+        return json.load(reader)
+
+
+@pytest.fixture(scope="session")
+def breakdowns(lab):
+    """The analytics run's dashboard breakdowns."""
+    return hdfs_json(lab, lab.breakdowns_path)
 
 
 @pytest.fixture(scope="session")

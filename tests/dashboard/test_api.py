@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from tests.dashboard.conftest import HOSTILE_BRAND
+from dashboard.sources import LATEST_PURCHASES
+from pipeline import contract
+from tests.dashboard.conftest import HOSTILE_BRAND, hdfs_json
+from tests.realtime_reference import aggregates as reference, csv_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def summary(lab):
-    """The analytics run's summary JSON, read straight from HDFS."""
-    with lab.webhdfs().read(lab.summary_path, encoding="utf-8") as reader:
-        return json.load(reader)
+    """The analytics run's summary JSON."""
+    return hdfs_json(lab, lab.summary_path)
 
 
 @pytest.mark.parametrize(("endpoint", "sections"), [
@@ -36,23 +39,86 @@ def test_summary_endpoint_is_the_whole_summary(client, summary):
     assert {key: body[key] for key in summary} == summary
 
 
+@pytest.mark.parametrize(("endpoint", "section"), [("products", "top_products"), ("brands", "top_brands")])
+def test_category_filter_gives_that_categorys_lists(client, summary, breakdowns, endpoint, section):
+    assert len(breakdowns["by_category"]) > 1
+    for category, lists in breakdowns["by_category"].items():
+        body = client.get(f"/api/{endpoint}", query_string={"category": category}).get_json()
+        assert body[section] == lists[section]
+        assert body["category"] == category
+        assert body["computed_at"]
+    assert client.get(f"/api/{endpoint}?category=").get_json()[section] == summary[section]  # "All categories"
+
+
+def test_an_unknown_category_is_404_naming_the_known_ones(client, breakdowns):
+    for url in ("/api/products?category=no-such", "/api/brands?category=no-such"):
+        response = client.get(url)
+        assert response.status_code == 404
+        error = response.get_json()["error"]
+        assert "'no-such'" in error
+        assert error.endswith(f"known: {', '.join(breakdowns['by_category'])}.")
+    assert client.get("/products?category=no-such").status_code == 404
+
+
+def test_categories_include_the_subcategories_that_add_up_to_them(client, breakdowns):
+    body = client.get("/api/categories").get_json()
+    assert body["revenue_by_subcategory"] == breakdowns["revenue_by_subcategory"]
+    totals = {}
+    for row in body["revenue_by_subcategory"]:
+        revenue, purchases = totals.get(row["category"], (Decimal(0), 0))
+        totals[row["category"]] = (revenue + Decimal(str(row["revenue"])), purchases + row["purchases"])
+    assert totals == {row["category"]: (Decimal(str(row["revenue"])), row["purchases"])
+                      for row in body["revenue_by_category"]}
+
+
 def _scan(hbase, table):
     return {key.decode(): {column.decode().split(":")[1]: value.decode() for column, value in data.items()}
             for key, data in hbase.table(table).scan()}
 
 
-def test_live_totals_equal_the_hbase_product_table(client, lab, hbase, summary):
-    rows = _scan(hbase, lab.product_table)
+@pytest.fixture(scope="module")
+def streamed(dataset):
+    """The real-time aggregates of the input file, computed independently in plain Python."""
+    return reference(csv_records(dataset))
+
+
+def test_live_totals_equal_the_hbase_total_row_and_the_batch_totals(client, hbase, lab, streamed, summary):
     body = client.get("/api/live/totals").get_json()
-    for name in ("view", "cart", "remove_from_cart", "purchase"):
-        assert body["events_by_type"][name] == sum(int(row.get(name, 0)) for row in rows.values())
-    assert Decimal(str(body["revenue"])) == sum(Decimal(row.get("revenue", "0")) for row in rows.values())
+    row = _scan(hbase, lab.total_table)["all"]
+    assert body["events_by_type"] == {name: int(row[name]) for name in body["events_by_type"]}
+    assert Decimal(str(body["revenue"])) == Decimal(row["revenue"]) == streamed["totals"]["revenue"]
     # After the stream drained, the real-time totals equal the batch ones.
     assert body["events_by_type"] == summary["kpis"]["events_by_type"]
     assert body["revenue"] == summary["kpis"]["revenue"]
-    revenues = [(Decimal(row.get("revenue", "0")), -int(key)) for key, row in rows.items()]
-    top = sorted(revenues, reverse=True)[:10]
-    assert [p["product_id"] for p in body["top_products"]] == [-product for _, product in top]
+    assert body["events"] == summary["kpis"]["events"]
+
+
+def test_live_top_products_are_those_of_the_last_15_minutes(client, streamed):
+    body = client.get("/api/live/top-products").get_json()
+    minutes = sorted(streamed["minute_products"])
+    latest = datetime.strptime(minutes[-1], "%Y%m%d%H%M")
+    window = {(latest - timedelta(minutes=n)).strftime("%Y%m%d%H%M") for n in range(15)}
+    assert body["latest_minute"] == minutes[-1] and body["since_minute"] == min(window)
+    sums: dict[int, dict] = {}
+    for minute in window & set(minutes):
+        for product, row in streamed["minute_products"][minute].items():
+            total = sums.setdefault(product, dict.fromkeys(row, 0))
+            for name, value in row.items():
+                total[name] += value
+    ranked = sorted(sums.items(), key=lambda p: (-p[1]["revenue"], -p[1]["purchase"], -p[1]["view"], p[0]))[:10]
+    assert body["top_products"] == [{"product_id": product, **{k: float(v) if isinstance(v, Decimal) else v
+                                                                 for k, v in row.items()}}
+                                    for product, row in ranked]
+
+
+def test_live_purchases_are_the_latest_purchase_events(client, dataset):
+    body = client.get("/api/live/purchases").get_json()
+    events = (contract.validate(contract.decode(raw)) for raw in csv_records(dataset))
+    purchases = sorted((e for e in events if isinstance(e, contract.Event) and e.event_type == "purchase"),
+                       key=lambda e: (e.event_time, e.row_id), reverse=True)
+    assert [p["row_id"] for p in body["purchases"]] == [e.row_id for e in purchases[:LATEST_PURCHASES]]
+    assert body["purchases"][0]["brand"] == HOSTILE_BRAND  # the latest one, markup kept as data
+    assert body["purchases"][0]["price"] == float(purchases[0].price)
 
 
 def test_live_minutes_equal_the_hbase_minute_table(client, lab, hbase):
@@ -116,11 +182,9 @@ def test_pages_render(client, page):
     assert "Content-Security-Policy" in response.headers
 
 
-def test_markup_in_the_data_is_shown_as_text(client):
-    html = client.get("/products").get_data(as_text=True)
-    assert HOSTILE_BRAND not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    html = client.get("/customers?user_id=777000777").get_data(as_text=True)
+@pytest.mark.parametrize("page", ["/products", "/products?category=electronics", "/customers?user_id=777000777"])
+def test_markup_in_the_data_is_shown_as_text(client, page):
+    html = client.get(page).get_data(as_text=True)
     assert HOSTILE_BRAND not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 

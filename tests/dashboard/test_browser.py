@@ -1,16 +1,18 @@
 """Every page in headless Chromium (Debian's, driven by Playwright): no console errors, charts drawn,
-the Live page moving with new events, the customer lookup; a screenshot of each page in artifacts/screenshots."""
+the Live page moving with new events, the customer lookup, the category filter; a screenshot of each page in
+artifacts/screenshots."""
 
 from __future__ import annotations
 
 import csv
 import threading
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from pipeline import produce, realtime
+from pipeline import hbase_sink, produce, realtime
 from tests.dashboard.conftest import HOSTILE_BRAND
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -20,7 +22,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PAGES = {"overview": "/", "live": "/live", "funnel": "/funnel", "products": "/products",
          "categories": "/categories", "customers": "/customers", "health": "/health"}
-CHARTS = {"overview": 4, "live": 1, "funnel": 1, "products": 2, "categories": 1}
+CHARTS = {"overview": 4, "live": 1, "funnel": 1, "products": 2, "categories": 2}
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +88,62 @@ def test_markup_is_text_in_the_browser(page, server):
     assert page.errors == []
 
 
+def first_column(page, table: str) -> list[str]:
+    return page.locator(f"#{table} tbody tr td:first-child").all_inner_texts()
+
+
+def chart_labels(page, name: str) -> list:
+    """The labels of chart ``name``, once Chart.js has drawn it."""
+    chart = f"Chart.getChart(document.querySelector('canvas[data-chart={name}]'))"
+    page.wait_for_function(f"() => {chart}")
+    return page.evaluate(f"() => {chart}.data.labels")
+
+
+def another_category(page, server, breakdowns) -> tuple[str, dict]:
+    """A category whose top products are not those the unfiltered Products page shows, with its lists."""
+    page.goto(server + "/products")
+    everything = first_column(page, "products-table")
+    return next((name, lists) for name, lists in breakdowns["by_category"].items()
+                if [str(p["product_id"]) for p in lists["top_products"]] != everything)
+
+
+def test_choosing_a_category_shows_its_products_and_brands(page, server, breakdowns):
+    category, lists = another_category(page, server, breakdowns)
+    page.select_option("#category", category)  # the form submits itself
+    page.wait_for_url(f"{server}/products?{urlencode({'category': category})}")
+    products = [str(p["product_id"]) for p in lists["top_products"]]
+    assert first_column(page, "products-table") == products
+    assert first_column(page, "brands-table") == [b["brand"] for b in lists["top_brands"]]
+    assert chart_labels(page, "top-products") == products
+    assert chart_labels(page, "top-brands") == [b["brand"] for b in lists["top_brands"]]
+    expect(page.locator("#category")).to_have_value(category)
+    page.screenshot(path=SCREENSHOTS / "products-category.png", full_page=True)
+    assert page.errors == []
+
+
+def test_the_category_filter_works_without_javascript(browser, server, breakdowns):
+    context = browser.new_context(java_script_enabled=False)
+    tab = context.new_page()
+    try:
+        category, lists = another_category(tab, server, breakdowns)
+        tab.select_option("#category", category)
+        tab.click("#category-filter button[type=submit]")
+        tab.wait_for_url(f"{server}/products?{urlencode({'category': category})}")
+        assert first_column(tab, "products-table") == [str(p["product_id"]) for p in lists["top_products"]]
+    finally:
+        context.close()
+
+
+def test_categories_page_draws_the_subcategories(page, server, breakdowns):
+    page.goto(server + "/categories")
+    rows = breakdowns["revenue_by_subcategory"]
+    assert chart_labels(page, "subcategories") == [f"{r['category']}.{r['subcategory']}" for r in rows]
+    subcategories = page.locator("#subcategories-table tbody tr td:nth-child(2)").all_inner_texts()
+    assert list(zip(first_column(page, "subcategories-table"), subcategories)) == [
+        (r["category"], r["subcategory"]) for r in rows]
+    assert page.errors == []
+
+
 def test_customer_lookup(page, server):
     page.goto(server + "/customers")
     page.fill("#user_id", "777000777")
@@ -107,21 +165,29 @@ def test_live_page_updates_after_new_events(page, server, lab, tmp_path):
     page.goto(server + "/live")
     purchases = page.locator("[data-live=purchases]")
     expect(purchases).not_to_have_text("–")
+    expect(page.locator("#live-purchases tbody tr")).to_have_count(10)
     before = int(purchases.inner_text().replace(",", ""))
     path = tmp_path / "more.csv"
     with path.open("w", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(["event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price",
                          "user_id", "user_session"])
-        for n in range(5):
-            writer.writerow([f"2020-01-15 12:0{n}:30", "purchase", str(424242 + n), "1", "", "live", "10.00",
+        for n in range(5):  # later than every event so far: the latest purchases and the only recent products
+            writer.writerow([f"2030-01-01 00:0{n}:30", "purchase", str(424242 + n), "1", "", "live", f"1{n}.00",
                              str(424242), f"live-session-{n}"])
     produce.produce(lab, path, progress=False)
+    sink = threading.Thread(target=hbase_sink.run, args=(lab,), kwargs={"idle_timeout_s": 3})
     stream = threading.Thread(target=realtime.run, args=(lab,), kwargs={"available_now": True})
+    sink.start()
     stream.start()
     try:
         expect(purchases).to_have_text(f"{before + 5:,}", timeout=120_000)  # no reload: the page refreshes itself
+        expect(page.locator("#live-purchases tbody tr").first).to_contain_text("424246")
+        products = page.locator("#live-products tbody tr td:first-child")
+        expect(products).to_have_text(["424246", "424245", "424244", "424243", "424242"], timeout=30_000)
+        expect(page.locator("#live-since")).to_have_text("2029-12-31 23:50")
     finally:
         stream.join()
+        sink.join()
     page.screenshot(path=SCREENSHOTS / "live-updated.png", full_page=True)
     assert page.errors == []

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from dashboard import create_app
-from pipeline import settings
+from pipeline import clean, settings
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +33,22 @@ def test_no_analytics_run_yet(empty_client, unique):
     assert "No analytics run exists yet" in html
     assert f"lab --namespace {unique} pipeline run --input datasets/sample/events.csv" in html
     assert empty_client.get("/api/kpis").get_json()["fix"].endswith("pipeline run --input datasets/sample/events.csv")
+
+
+@pytest.mark.parametrize("url", ["/products", "/categories", "/api/categories", "/api/products?category=kids"])
+def test_an_older_run_without_breakdowns(require, unique, url):
+    require("namenode")
+    lab = settings.load(namespace=unique)
+    hdfs = lab.webhdfs()
+    clean.write_json(hdfs, lab.summary_path, {"revenue_by_category": []})
+    try:
+        response = create_app(lab).test_client().get(url)
+        assert response.status_code == 503
+        text = response.get_data(as_text=True)
+        assert "predates the dashboard breakdowns" in text
+        assert f"lab --namespace {unique} pipeline analyze" in text
+    finally:
+        hdfs.delete(lab.hdfs_root, recursive=True)
 
 
 @pytest.mark.parametrize("page", ["/", "/funnel", "/products", "/categories"])

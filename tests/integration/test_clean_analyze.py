@@ -1,7 +1,8 @@
 """Clean and analyze on the cluster, end to end on a generated file with defects.
 
 The raw zone is written straight from the CSV (landing.land_csv), not by the Kafka
-landing consumer; the KPIs are recomputed here in plain Python from the CSV.
+landing consumer; the KPIs (and, with tests/breakdowns_reference.py, the dashboard
+breakdowns) are recomputed here in plain Python from the CSV.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import datasets
 from pipeline import analyze, clean, landing
 from pipeline import settings as lab_settings
 from pipeline import spark as spark_session
+from tests import breakdowns_reference
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -43,11 +45,15 @@ def _event(fields: list[str]) -> tuple | None:
             int(user), fields[8] or None)
 
 
-def expected_summary(path) -> dict:
+def clean_events(path) -> set[tuple]:
+    """The distinct normalised events of a CSV file."""
     with open(path, newline="", encoding="utf-8") as stream:
         rows = csv.reader(stream)
         next(rows)
-        events = {e for e in map(_event, rows) if e is not None}
+        return {e for e in map(_event, rows) if e is not None}
+
+
+def expected_summary(events: set[tuple]) -> dict:
     sessions = defaultdict(set)
     for e in events:
         if e[7] is not None:
@@ -103,9 +109,11 @@ def test_clean_and_analyze_on_the_cluster(require, unique, tmp_path):
         with client.read(settings.summary_path, encoding="utf-8") as reader:
             assert json.load(reader) == summary
         assert summary["quality"] == manifest.expected
-        expected = expected_summary(csv_path)
-        for key, value in expected.items():
+        events = clean_events(csv_path)
+        for key, value in expected_summary(events).items():
             assert summary[key] == value, key
+        with client.read(settings.breakdowns_path, encoding="utf-8") as reader:
+            assert json.load(reader) == breakdowns_reference.breakdowns([e[1:6] for e in events])
         for name in analyze.QUERIES:
             assert client.status(f"{settings.marts_zone}/{name}/_SUCCESS", strict=False), name
         again = clean.run(settings, spark)  # a rerun overwrites instead of adding

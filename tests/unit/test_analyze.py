@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from pipeline import analyze, clean
 from pipeline import settings as lab_settings
 from pipeline import spark as spark_session
+from tests import breakdowns_reference
 
 pytestmark = pytest.mark.unit
 
@@ -43,6 +46,11 @@ def summary(spark):
     return analyze.summary(analyze.marts(clean_table(spark, EVENTS)), QUALITY)
 
 
+def reference_breakdowns(events) -> dict:
+    return breakdowns_reference.breakdowns([(kind, product, code or None, brand or None, Decimal(price))
+                                            for _, kind, product, code, brand, price, _, _ in events])
+
+
 def test_summary_has_exactly_the_keys_of_the_contract(summary):
     assert list(summary) == list(analyze.SUMMARY_KEYS)
     assert summary["quality"] == QUALITY
@@ -70,6 +78,32 @@ def test_top_lists(summary):
     assert summary["revenue_by_category"] == [{"category": "electronics", "revenue": 10.0, "purchases": 1},
                                               {"category": "unknown", "revenue": 5.5, "purchases": 1},
                                               {"category": "kids", "revenue": 3.25, "purchases": 1}]
+
+
+def test_breakdowns_by_category_and_subcategory(spark):
+    result = analyze.breakdowns(analyze.marts(clean_table(spark, EVENTS)))
+    assert result == reference_breakdowns(EVENTS)
+    assert list(result["by_category"]) == ["electronics", "kids", "unknown"]
+    # kids' only brand is a's purchase: the view without a brand counts for no brand
+    assert result["by_category"]["kids"] == {"top_products": [{"product_id": 3, "revenue": 3.25, "purchases": 1}],
+                                             "top_brands": [{"brand": "a", "revenue": 3.25, "purchases": 1}]}
+    assert [(r["category"], r["subcategory"]) for r in result["revenue_by_subcategory"]] == [
+        ("electronics", "phone"), ("kids", "toys"), ("unknown", "unknown")]
+
+
+def test_breakdowns_keep_ten_a_category_in_revenue_then_name_order(spark):
+    # 12 products (and brands) in each code; product p costs p // 2, so neighbours tie; 12 is only viewed
+    events = [("2019-10-01 00:00:00", "view" if product == 12 else "purchase", product, code, f"brand{product:02d}",
+               f"{product // 2}.00", 1, "s1")
+              for code in ("toys.cars", "toys.dolls", "garden") for product in range(1, 13)]
+    events.append(("2019-10-01 00:00:00", "purchase", 99, "toys.dolls", "", "100.00", 1, "s1"))
+    result = analyze.breakdowns(analyze.marts(clean_table(spark, events)))
+    assert result == reference_breakdowns(events)
+    assert [p["product_id"] for p in result["by_category"]["toys"]["top_products"]] == [99, 10, 11, 8, 9, 6, 7, 4, 5, 2]
+    assert [b["brand"] for b in result["by_category"]["garden"]["top_brands"]] == [
+        f"brand{p:02d}" for p in (10, 11, 8, 9, 6, 7, 4, 5, 2, 3)]
+    assert [(r["category"], r["subcategory"], r["revenue"]) for r in result["revenue_by_subcategory"]] == [
+        ("garden", "unknown", 30.0), ("toys", "dolls", 130.0), ("toys", "cars", 30.0)]
 
 
 def test_daily_and_hourly(summary):

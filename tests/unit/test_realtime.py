@@ -24,11 +24,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "datasets" / "sample" / "events.c
 
 @pytest.fixture(scope="module")
 def spark():
-    session = spark_session.session(settings.load(), "test-realtime", master="local[1]")
-    partitions = session.conf.get("spark.sql.shuffle.partitions")
-    session.conf.set("spark.sql.shuffle.partitions", "1")  # fewer state stores: a faster stream test
-    yield session
-    session.conf.set("spark.sql.shuffle.partitions", partitions)
+    return spark_session.session(settings.load(), "test-realtime", master="local[1]")
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +126,14 @@ def test_a_restart_from_the_checkpoint_neither_loses_nor_doubles(spark, records,
     directory.mkdir()
     first, second = records[:6000], records[6000:]
     stream_files(directory, [first[:3000], first[3000:]])
+    session_partitions = spark.conf.get("spark.sql.shuffle.partitions")
     drain(spark, directory, checkpoint, sink, delay)
+    # The query ran with realtime.STREAM_CONF (recorded in the checkpoint); the session kept its own.
+    offsets = json.loads((checkpoint / "offsets" / "0").read_text().splitlines()[1])["conf"]
+    provider = "spark.sql.streaming.stateStore.providerClass"
+    assert offsets[provider] == realtime.STREAM_CONF[provider]
+    assert offsets["spark.sql.shuffle.partitions"] == "1" != session_partitions
+    assert spark.conf.get("spark.sql.shuffle.partitions") == session_partitions
     assert sink.table(realtime.MINUTE) == reference(first)["minutes"]
 
     # Redelivered records after the restart: the last few are within the watermark (the dedup state
