@@ -37,7 +37,7 @@ def _timed(run, lab, **kwargs) -> tuple[float, int]:
 
 
 def separate(lab, csv: Path, sink_workers: int) -> dict[str, tuple[int, float]]:
-    produced = produce.produce(lab, csv, progress=False)
+    produced = produce.produce(lab, csv, progress=False, processes=produce.DEFAULT_PROCESSES)
     sink = hbase_sink.run(lab, idle_timeout_s=IDLE_S, workers=sink_workers)
     landed = landing.run(lab, idle_timeout_s=IDLE_S)
     return {"produce": (produced.records, produced.seconds),
@@ -53,7 +53,7 @@ def end_to_end(lab, csv: Path, sink_workers: int) -> tuple[int, float]:
         land = pool.submit(_timed, landing.run, lab)
         time.sleep(JOIN_S)
         started = time.time()
-        produced = produce.produce(lab, csv, progress=False)
+        produced = produce.produce(lab, csv, progress=False, processes=produce.DEFAULT_PROCESSES)
         (sink_end, sunk), (land_end, landed) = sink.result(), land.result()
     if not produced.records == sunk == landed:
         raise SystemExit(f"records produced {produced.records}, sunk {sunk}, landed {landed}")

@@ -46,10 +46,12 @@ def produce(
     rate: float = typer.Option(None, help="Events per second (default: as fast as possible)."),
     loop: bool = typer.Option(False, help="Replay the file forever (stop with Ctrl-C)."),
     live: bool = typer.Option(False, help="Stamp each event with the current time (a live demo)."),
+    processes: int = typer.Option(produce_stage.DEFAULT_PROCESSES, min=1, max=3,
+                                  help="Producer processes, each sending its share of the partitions."),
 ) -> None:
     """Replay a CSV file into the raw topic."""
     settings = _settings(ctx)
-    stats = produce_stage.produce(settings, input_csv, rate=rate, loop=loop, live=live)
+    stats = produce_stage.produce(settings, input_csv, rate=rate, loop=loop, live=live, processes=processes)
     console.print(f"produced {stats.records:,} records into {settings.raw_topic} at {stats.rate:,.0f}/s")
 
 

@@ -2,9 +2,10 @@
 
 A consumer group (`settings.hbase_sink_group`) with auto-commit off. Each poll's
 records go through `contract.validate(contract.decode(value))`; the valid events
-are written with one `mutateRows` call, the rejected ones are sent as JSON
+are written with `mutateRows` calls (by a writer thread, while the next poll is
+validated), the rejected ones are sent as JSON
 {"reason", "raw", "source", "line", "partition", "offset"} to
-`settings.rejected_topic`, and only after both are flushed are the offsets
+`settings.rejected_topic`, and only after both are flushed are that poll's offsets
 committed. A crash therefore re-delivers at most the uncommitted records: their
 HBase rows overwrite themselves (the row key is a function of the event, see
 docs/hbase-row-key.md), while the rejected topic is at-least-once, so its
@@ -22,10 +23,14 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 
 import happybase
+from kafka import TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 from pipeline import contract, produce, topics
 from pipeline.settings import Settings
@@ -33,7 +38,6 @@ from pipeline.settings import Settings
 FAMILY = "e"
 COLUMN = b"e:event"
 MAX_BATCH_BYTES = 4 * 1024 * 1024
-EVENT_FIELDS = tuple(contract.Event.__dataclass_fields__)
 
 
 @dataclass
@@ -75,8 +79,7 @@ def purchase_key(event: contract.Event) -> bytes:
 
 def cell(event: contract.Event) -> bytes:
     """The `e:event` cell: the event's fields as JSON (price as its exact decimal string, nulls as null)."""
-    values = {name: getattr(event, name) for name in EVENT_FIELDS}
-    values["price"] = str(event.price)
+    values = {**vars(event), "price": str(event.price)}
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -108,6 +111,36 @@ def _write(table: happybase.Table, rows: dict[bytes, dict[bytes, bytes]]) -> Non
     writes.send()
 
 
+@dataclass
+class _Batch:
+    """One poll's outcome: the HBase rows to put, the rejected sends, the offsets to commit after both."""
+
+    rows: dict[bytes, dict[bytes, bytes]] = field(default_factory=dict)
+    purchases: dict[bytes, dict[bytes, bytes]] = field(default_factory=dict)
+    rejected: list = field(default_factory=list)
+    offsets: dict[TopicPartition, OffsetAndMetadata] = field(default_factory=dict)
+
+
+def _validate(settings: Settings, poll: dict, producer, stats: SinkStats) -> _Batch:
+    """Validate a poll's records: valid events become rows, rejected ones are sent (not yet flushed)."""
+    batch = _Batch()
+    for partition, records in poll.items():
+        for record in records:
+            raw = contract.decode(record.value)
+            verdict = contract.validate(raw)
+            if isinstance(verdict, contract.Event):
+                batch.rows[row_key(verdict)] = value = {COLUMN: cell(verdict)}
+                if verdict.event_type == "purchase":
+                    batch.purchases[purchase_key(verdict)] = value
+            else:
+                stats.rejected[verdict.reason] = stats.rejected.get(verdict.reason, 0) + 1
+                batch.rejected.append(producer.send(settings.rejected_topic,
+                                                    value=rejection(record, verdict.reason, raw)))
+            stats.records += 1
+        batch.offsets[partition] = OffsetAndMetadata(records[-1].offset + 1)
+    return batch
+
+
 def run(settings: Settings, idle_timeout_s: float | None = None, max_records: int | None = None,
         workers: int = 1) -> SinkStats:
     """Consume the raw topic into HBase and the rejected topic until stopped.
@@ -115,11 +148,14 @@ def run(settings: Settings, idle_timeout_s: float | None = None, max_records: in
     idle_timeout_s: return once no new record arrived for this many seconds (None: run until SIGTERM/SIGINT).
     max_records: return after about this many records (a whole poll is always finished and committed).
     workers: consumer processes in the group (validation is CPU-bound Python; at most the partition count helps).
+
+    A writer thread puts one poll's rows into HBase while the next poll is validated; a poll's
+    offsets are committed once its rows are written and its rejected records acknowledged.
     """
     topics.ensure_topics(settings)
     ensure_tables(settings)
     if workers > 1:
-        return SinkStats.combined(topics.in_processes(run, workers, settings, idle_timeout_s, max_records))
+        return SinkStats.combined(topics.in_processes([partial(run, settings, idle_timeout_s, max_records)] * workers))
     consumer = topics.consumer(settings, settings.hbase_sink_group, "hbase-sink", settings.raw_topic,
                                max_poll_records=10_000)
     rejected_producer = produce.producer(settings, client_id=f"{settings.namespace}-hbase-sink", linger_ms=5,
@@ -128,33 +164,33 @@ def run(settings: Settings, idle_timeout_s: float | None = None, max_records: in
     events_table, purchase_table = connection.table(settings.events_table), connection.table(settings.purchase_table)
     stats = SinkStats()
     started = time.monotonic()
+
+    def write(batch: _Batch) -> None:
+        _write(events_table, batch.rows)
+        _write(purchase_table, batch.purchases)
+
+    def commit(batch: _Batch, written: Future) -> None:
+        written.result()  # raises if HBase refused the rows
+        rejected_producer.flush()
+        for future in batch.rejected:
+            future.get()  # raises if a rejected record could not be delivered
+        consumer.commit(batch.offsets)
+
+    pending: tuple[_Batch, Future] | None = None
     try:
-        for batch in topics.batches(consumer, idle_timeout_s):
-            if not batch:
-                continue
-            rows, purchases, futures = {}, {}, []
-            for records in batch.values():
-                for record in records:
-                    raw = contract.decode(record.value)
-                    verdict = contract.validate(raw)
-                    if isinstance(verdict, contract.Event):
-                        rows[row_key(verdict)] = value = {COLUMN: cell(verdict)}
-                        if verdict.event_type == "purchase":
-                            purchases[purchase_key(verdict)] = value
-                    else:
-                        stats.rejected[verdict.reason] = stats.rejected.get(verdict.reason, 0) + 1
-                        futures.append(rejected_producer.send(settings.rejected_topic,
-                                                              value=rejection(record, verdict.reason, raw)))
-                    stats.records += 1
-            _write(events_table, rows)
-            _write(purchase_table, purchases)
-            rejected_producer.flush()
-            for future in futures:
-                future.get()  # raises if a rejected record could not be delivered
-            consumer.commit()
-            stats.valid = stats.records - sum(stats.rejected.values())
-            if max_records is not None and stats.records >= max_records:
-                break
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hbase-writer") as writer:
+            for poll in topics.batches(consumer, idle_timeout_s):
+                batch = _validate(settings, poll, rejected_producer, stats) if poll else None
+                if pending is not None:
+                    commit(*pending)
+                    pending = None
+                if batch is not None:
+                    pending = batch, writer.submit(write, batch)
+                stats.valid = stats.records - sum(stats.rejected.values())
+                if max_records is not None and stats.records >= max_records:
+                    break
+            if pending is not None:
+                commit(*pending)
     finally:
         consumer.close(autocommit=False)
         rejected_producer.close()

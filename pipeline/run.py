@@ -68,7 +68,7 @@ def run(settings: Settings, csv_path: str | os.PathLike, summary_out: Path | Non
     topics.ensure_topics(settings)
     with Consumers(settings) as consumers:
         step(f"producing {csv_path} into {settings.raw_topic}")
-        produced = produce.produce(settings, csv_path, progress=progress)
+        produced = produce.produce(settings, csv_path, progress=progress, processes=produce.DEFAULT_PROCESSES)
         step("waiting for the HBase sink and the HDFS landing to catch up")
 
         def poll(lags: dict) -> None:

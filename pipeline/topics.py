@@ -4,16 +4,19 @@ removal of a namespace."""
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import signal
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient
 from kafka.errors import TopicAlreadyExistsError
 
 from pipeline.settings import Settings
+
+T = TypeVar("T")
 
 PARTITIONS = 3
 POLL_MS = 500
@@ -95,33 +98,42 @@ def batches(consumer: KafkaConsumer, idle_timeout_s: float | None) -> Iterator[d
             signal.signal(sig, handler)
 
 
-def in_processes(target: Callable, workers: int, *args, **kwargs) -> list:
-    """Run `target(*args, **kwargs)` in `workers` processes of one consumer group and return their results.
+def in_processes(calls: list[Callable[[], T]], while_waiting: Callable[[], None] = lambda: None) -> list[T]:
+    """Run each of ``calls`` in a forked process of its own and return their results, in order.
 
-    SIGTERM/SIGINT to this process is passed on to every worker, which then stops gracefully.
+    SIGTERM/SIGINT to this process is passed on to every worker, which then stops gracefully;
+    ``while_waiting`` is called about every 0.2 s until all have finished (e.g. a progress bar).
     """
     context = multiprocessing.get_context("fork")
     results = context.Queue()
-    processes = [context.Process(target=_put_result, args=(results, target, args, kwargs)) for _ in range(workers)]
+    processes = [context.Process(target=_put_result, args=(results, number, call)) for number, call in enumerate(calls)]
     for process in processes:
         process.start()
     previous = {sig: signal.signal(sig, lambda signum, frame: [p.terminate() for p in processes if p.is_alive()])
                 for sig in (signal.SIGTERM, signal.SIGINT)}
+    outcomes: dict[int, object] = {}
     try:
-        outcomes = [results.get() for _ in processes]
+        while len(outcomes) < len(processes):
+            try:
+                number, outcome = results.get(timeout=0.2)
+                outcomes[number] = outcome
+            except queue.Empty:
+                if not any(p.is_alive() for p in processes) and results.empty():
+                    raise RuntimeError("a worker process died without a result") from None
+            while_waiting()
         for process in processes:
             process.join()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    failures = [o for o in outcomes.values() if isinstance(o, BaseException)]
     if failures:
-        raise RuntimeError(f"{len(failures)} of {workers} workers failed") from failures[0]
-    return outcomes
+        raise RuntimeError(f"{len(failures)} of {len(calls)} workers failed") from failures[0]
+    return [outcomes[number] for number in range(len(calls))]
 
 
-def _put_result(results, target: Callable, args: tuple, kwargs: dict) -> None:
+def _put_result(results, number: int, call: Callable) -> None:
     try:
-        results.put(target(*args, **kwargs))
+        results.put((number, call()))
     except BaseException as error:  # reported to the parent, which raises
-        results.put(error)
+        results.put((number, error))

@@ -25,8 +25,9 @@ def expected_key(line: bytes) -> bytes:
     return (rows[0][8] or rows[0][7]).encode()
 
 
-def test_every_record_arrives_once_byte_exact_with_key_and_headers(namespace):
-    stats = produce.produce(namespace, SAMPLE, progress=False)
+@pytest.mark.parametrize("processes", [1, 2])
+def test_every_record_arrives_once_byte_exact_with_key_and_headers(namespace, processes):
+    stats = produce.produce(namespace, SAMPLE, progress=False, processes=processes)
     lines = file_lines(SAMPLE)
     assert stats.records == len(lines)
 
@@ -61,7 +62,8 @@ def test_rate_limits_the_replay(namespace, tmp_path):
     assert stats.seconds >= 1.4  # 300 events at 200/s
 
 
-def test_undeliverable_records_raise(namespace, tmp_path):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_undeliverable_records_raise(namespace, tmp_path, processes):
     # A topic that refuses large messages: the broker rejects the big record, produce must say so.
     from kafka.admin import KafkaAdminClient
 
@@ -72,4 +74,4 @@ def test_undeliverable_records_raise(namespace, tmp_path):
     source = tmp_path / "big.csv"
     source.write_bytes(SAMPLE.read_bytes().split(b"\n")[0] + b"\n" + secrets.token_urlsafe(40_000).encode() + b"\n")  # incompressible
     with pytest.raises(produce.DeliveryError, match="1 of 1 records"):
-        produce.produce(namespace, source, progress=False)
+        produce.produce(namespace, source, progress=False, processes=processes)
