@@ -30,10 +30,13 @@ from pipeline import spark as spark_session
 DUCKDB_CLEAN = r"""
 CREATE OR REPLACE TABLE clean_events AS
 WITH raw AS (
+  -- A tenth column and padding with NULL (empty fields are '', as no field is the nullstr): exactly
+  -- nine fields means a non-NULL ninth and a NULL tenth, so a trailing comma is a tenth field.
   SELECT * FROM read_csv(?, header = true, all_varchar = true, quote = '"', escape = '"', ignore_errors = true,
-                         strict_mode = true, null_padding = false, names = [
+                         strict_mode = true, null_padding = true, nullstr = '\N(never a field)', names = [
                            'event_time', 'event_type', 'product_id', 'category_id', 'category_code', 'brand',
-                           'price', 'user_id', 'user_session'])
+                           'price', 'user_id', 'user_session', 'tenth'])
+  WHERE user_session IS NOT NULL AND tenth IS NULL
 ),
 trimmed AS (
   SELECT trim(coalesce(event_time, ''), E' \t') AS t, lower(trim(coalesce(event_type, ''), E' \t')) AS event_type,

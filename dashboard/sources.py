@@ -12,9 +12,8 @@ import json
 import threading
 import time
 from collections.abc import Iterable
-from contextlib import contextmanager
 from decimal import Decimal
-from typing import Callable, Iterator
+from typing import Callable, TypeVar
 
 import happybase
 import requests
@@ -34,7 +33,9 @@ LIVE_WINDOW_MINUTES = 60
 TOP_WINDOW_MINUTES = 15
 TOP_LIVE_PRODUCTS = 10
 LATEST_PURCHASES = 10
+T = TypeVar("T")
 HBASE_ERRORS = (TTransportException, OSError)
+HBASE_TIMEOUT_MS = 10_000  # a read never hangs (and never holds a Recent value's refresh) longer
 
 
 class Unavailable(RuntimeError):
@@ -157,8 +158,11 @@ class Recent:
             return value  # another request is re-reading it
         try:
             if self._value is None or time.monotonic() - self._at >= self._max_age_s:
-                self._value = None
-                self._value, self._at = self._read(), time.monotonic()
+                try:
+                    self._value, self._at = self._read(), time.monotonic()
+                except Exception:
+                    self._value = None  # the next request reads again, and says why it fails
+                    raise
             return self._value
         finally:
             self._reading.release()
@@ -182,18 +186,20 @@ class Live:
         with self._lock:
             if self._pool is None:
                 self._pool = happybase.ConnectionPool(self.pool_size, host=self.settings.hbase_host,
-                                                      port=self.settings.hbase_port,
+                                                      port=self.settings.hbase_port, timeout=HBASE_TIMEOUT_MS,
                                                       table_prefix=self.settings.hbase_table_prefix)
             return self._pool
 
-    @contextmanager
-    def _connection(self) -> Iterator[happybase.Connection]:
-        """A pooled connection; HBase's connection errors become Unavailable."""
-        try:
-            with self._get_pool().connection() as connection:
-                yield connection
-        except HBASE_ERRORS as error:
-            raise hbase_down(self.settings) from error
+    def _on_hbase(self, read: Callable[[happybase.Connection], T]) -> T:
+        """``read`` on a pooled connection. A connection that broke since its last use (HBase restarted)
+        fails once and is replaced by the pool: the read is tried once more, then HBase is down."""
+        for attempt in (1, 2):
+            try:
+                with self._get_pool().connection() as connection:
+                    return read(connection)
+            except HBASE_ERRORS as error:
+                if attempt == 2:
+                    raise hbase_down(self.settings) from error
 
     def minutes(self) -> dict:
         """Counts per minute by event type over the last LIVE_WINDOW_MINUTES minutes of event time
@@ -213,37 +219,45 @@ class Live:
         return self._recent["purchases"].get()
 
     def _read_minutes(self) -> dict:
-        with self._connection() as connection:
+        def read(connection: happybase.Connection) -> tuple[str | None, dict]:
             latest = realtime.latest_minute(self.settings, connection)
             if latest is None:
-                return {"latest_minute": None, "minutes": []}
-            keys = _minutes_until(latest, LIVE_WINDOW_MINUTES)
-            rows = {row["minute"]: row for row in realtime.minute_counts(self.settings, keys[0], connection)}
+                return None, {}
+            since = _minutes_until(latest, LIVE_WINDOW_MINUTES)[0]
+            return latest, {row["minute"]: row for row in realtime.minute_counts(self.settings, since, connection)}
+
+        latest, rows = self._on_hbase(read)
+        if latest is None:
+            return {"latest_minute": None, "minutes": []}
         empty = {**dict.fromkeys(EVENT_TYPES, 0), "revenue": Decimal("0.00")}
-        return {"latest_minute": latest,
-                "minutes": [_plain({**empty, **rows.get(key, {}), "minute": key}) for key in keys]}
+        return {"latest_minute": latest, "minutes": [_plain({**empty, **rows.get(key, {}), "minute": key})
+                                                     for key in _minutes_until(latest, LIVE_WINDOW_MINUTES)]}
 
     def _read_totals(self) -> dict:
-        with self._connection() as connection:
-            return _plain(realtime.totals(self.settings, connection))
+        return _plain(self._on_hbase(lambda connection: realtime.totals(self.settings, connection)))
 
     def _read_top_products(self) -> dict:
-        with self._connection() as connection:
+        def read(connection: happybase.Connection) -> tuple[str | None, list[dict]]:
             latest = realtime.latest_minute(self.settings, connection)
-            since = _minutes_until(latest, TOP_WINDOW_MINUTES)[0] if latest else None
-            top = realtime.top_products(self.settings, since, TOP_LIVE_PRODUCTS, connection) if since else []
+            if latest is None:
+                return None, []
+            since = _minutes_until(latest, TOP_WINDOW_MINUTES)[0]
+            return latest, realtime.top_products(self.settings, since, TOP_LIVE_PRODUCTS, connection)
+
+        latest, top = self._on_hbase(read)
+        since = _minutes_until(latest, TOP_WINDOW_MINUTES)[0] if latest else None
         return {"latest_minute": latest, "since_minute": since, "window_minutes": TOP_WINDOW_MINUTES,
                 "top_products": [_plain(p) for p in top]}
 
     def _read_purchases(self) -> dict:
-        with self._connection() as connection:
-            purchases = hbase_sink.latest_purchases(self.settings, LATEST_PURCHASES, connection)
+        purchases = self._on_hbase(
+            lambda connection: hbase_sink.latest_purchases(self.settings, LATEST_PURCHASES, connection))
         return {"purchases": [_plain(p) for p in purchases]}
 
     def user_events(self, user_id: int) -> list[dict]:
         """One user's events in time order (one prefix scan of the events table)."""
-        with self._connection() as connection:
-            return [_plain(event) for event in hbase_sink.user_events(self.settings, user_id, connection)]
+        events = self._on_hbase(lambda connection: hbase_sink.user_events(self.settings, user_id, connection))
+        return [_plain(event) for event in events]
 
 
 def _minutes_until(latest: str, count: int) -> list[str]:
