@@ -25,7 +25,6 @@ from werkzeug.exceptions import NotFound
 from labctl import stack
 from labctl.services import load_services
 from pipeline import contract, hbase_sink, lag, realtime
-from pipeline.contract import EVENT_TYPES
 from pipeline.settings import Settings
 
 SAMPLE = "datasets/sample/events.csv"
@@ -85,16 +84,21 @@ class Summary:
     def get(self) -> dict:
         """The summary plus ``computed_at`` (ISO time, UTC, of the summary file's last write)."""
         path = self.settings.summary_path
-        return self._document(path, Unavailable(
-            f"No analytics run exists yet in namespace {self.settings.namespace!r} ({path} is missing on HDFS).",
-            lab_command(self.settings, f"pipeline run --input {SAMPLE}")))
+        try:
+            return self._document(path)
+        except _Missing:
+            raise Unavailable(f"No analytics run exists yet in namespace {self.settings.namespace!r} "
+                              f"({path} is missing on HDFS).",
+                              lab_command(self.settings, f"pipeline run --input {SAMPLE}")) from None
 
     def breakdowns(self) -> dict:
         """The dashboard breakdowns (docs/data-contract.md) plus ``computed_at`` (of the breakdowns file)."""
-        path, computed_at = self.settings.breakdowns_path, self.get()["computed_at"]
-        return self._document(path, Unavailable(
-            f"The analytics run of {computed_at} predates the dashboard breakdowns ({path} is missing on HDFS).",
-            lab_command(self.settings, "pipeline analyze")))
+        path = self.settings.breakdowns_path
+        try:
+            return self._document(path)
+        except _Missing:
+            raise Unavailable(f"The analytics run of {self.get()['computed_at']} predates the dashboard breakdowns "
+                              f"({path} is missing on HDFS).", lab_command(self.settings, "pipeline analyze")) from None
 
     def category(self, name: str) -> dict:
         """One category's breakdown (``top_products``, ``top_brands``) plus ``category`` and ``computed_at``."""
@@ -103,20 +107,20 @@ class Summary:
             raise UnknownCategory(name, breakdowns["by_category"])
         return {"computed_at": breakdowns["computed_at"], "category": name, **breakdowns["by_category"][name]}
 
-    def _document(self, path: str, missing: Unavailable) -> dict:
-        """The document at ``path``, read again when its modification time changed; ``missing`` when there is none."""
+    def _document(self, path: str) -> dict:
+        """The document at ``path``, read again when its modification time changed; _Missing when there is none."""
         with self._lock:
             now = time.monotonic()
             if path not in self._data or now - self._checked[path] >= self.check_interval_s:
-                self._refresh(path, missing)
+                self._refresh(path)
                 self._checked[path] = now
             return self._data[path]
 
-    def _refresh(self, path: str, missing: Unavailable) -> None:
+    def _refresh(self, path: str) -> None:
         try:
             status = self._client.status(path, strict=False)
             if status is None:
-                raise missing
+                raise _Missing(path)
             if status["modificationTime"] != self._modified_ms.get(path):
                 with self._client.read(path, encoding="utf-8") as reader:
                     data = json.load(reader)
@@ -128,6 +132,10 @@ class Summary:
             self._modified_ms.pop(path, None)
             raise Unavailable(f"HDFS (WebHDFS {self.settings.webhdfs_url}) is not reachable: "
                               f"{type(error).__name__}.", "lab start namenode datanode") from error
+
+
+class _Missing(Exception):
+    """A document of the analytics run is not on HDFS."""
 
 
 def _plain(row: dict) -> dict:
@@ -219,33 +227,29 @@ class Live:
         return self._recent["purchases"].get()
 
     def _read_minutes(self) -> dict:
-        def read(connection: happybase.Connection) -> tuple[str | None, dict]:
+        def read(connection: happybase.Connection) -> tuple[str | None, list[str], dict]:
             latest = realtime.latest_minute(self.settings, connection)
             if latest is None:
-                return None, {}
-            since = _minutes_until(latest, LIVE_WINDOW_MINUTES)[0]
-            return latest, {row["minute"]: row for row in realtime.minute_counts(self.settings, since, connection)}
+                return None, [], {}
+            keys = _minutes_until(latest, LIVE_WINDOW_MINUTES)
+            return latest, keys, {row["minute"]: row for row in realtime.minute_counts(self.settings, keys[0], connection)}
 
-        latest, rows = self._on_hbase(read)
-        if latest is None:
-            return {"latest_minute": None, "minutes": []}
-        empty = {**dict.fromkeys(EVENT_TYPES, 0), "revenue": Decimal("0.00")}
-        return {"latest_minute": latest, "minutes": [_plain({**empty, **rows.get(key, {}), "minute": key})
-                                                     for key in _minutes_until(latest, LIVE_WINDOW_MINUTES)]}
+        latest, keys, rows = self._on_hbase(read)
+        return {"latest_minute": latest,
+                "minutes": [_plain({**realtime.zero(), **rows.get(key, {}), "minute": key}) for key in keys]}
 
     def _read_totals(self) -> dict:
         return _plain(self._on_hbase(lambda connection: realtime.totals(self.settings, connection)))
 
     def _read_top_products(self) -> dict:
-        def read(connection: happybase.Connection) -> tuple[str | None, list[dict]]:
+        def read(connection: happybase.Connection) -> tuple[str | None, str | None, list[dict]]:
             latest = realtime.latest_minute(self.settings, connection)
             if latest is None:
-                return None, []
+                return None, None, []
             since = _minutes_until(latest, TOP_WINDOW_MINUTES)[0]
-            return latest, realtime.top_products(self.settings, since, TOP_LIVE_PRODUCTS, connection)
+            return latest, since, realtime.top_products(self.settings, since, TOP_LIVE_PRODUCTS, connection)
 
-        latest, top = self._on_hbase(read)
-        since = _minutes_until(latest, TOP_WINDOW_MINUTES)[0] if latest else None
+        latest, since, top = self._on_hbase(read)
         return {"latest_minute": latest, "since_minute": since, "window_minutes": TOP_WINDOW_MINUTES,
                 "top_products": [_plain(p) for p in top]}
 

@@ -144,6 +144,11 @@ def values(data: dict[bytes, bytes]) -> dict:
     return parse_values([data[COLUMNS[name]] for name in VALUES])
 
 
+def zero() -> dict:
+    """The values of a row without events: zero counts, revenue 0.00."""
+    return {**dict.fromkeys(EVENT_TYPES, 0), "revenue": Decimal("0.00")}
+
+
 def parse_values(texts: list[bytes]) -> dict:
     """{view, cart, remove_from_cart, purchase: int, revenue: Decimal} from the five values as text."""
     return {**{name: int(text) for name, text in zip(EVENT_TYPES, texts)}, "revenue": Decimal(texts[-1].decode())}
@@ -298,7 +303,7 @@ def totals(settings: Settings, connection: happybase.Connection | None = None) -
     """Totals over every event: ``events``, ``events_by_type``, ``purchases``, ``revenue`` (the summary's names)."""
     with _tables(settings, connection) as tables:
         data = tables[TOTAL].row(TOTAL_KEY.encode())
-    row = values(data) if data else {**dict.fromkeys(EVENT_TYPES, 0), "revenue": Decimal("0.00")}
+    row = values(data) if data else zero()
     by_type = {name: row[name] for name in EVENT_TYPES}
     return {"events": sum(by_type.values()), "events_by_type": by_type, "purchases": by_type["purchase"],
             "revenue": row["revenue"]}

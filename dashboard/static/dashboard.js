@@ -85,10 +85,10 @@ function showProblem(element, error) {
   }
 }
 
-async function drawChart(canvas) {
+async function drawChart(canvas, load = getJSON) {
   const [url, config] = CHARTS[canvas.dataset.chart];
   // The page's filter (data-query, e.g. category=computers) applies to its charts' data too.
-  const data = await getJSON(canvas.dataset.query ? `${url}?${canvas.dataset.query}` : url);
+  const data = await load(canvas.dataset.query ? `${url}?${canvas.dataset.query}` : url);
   const existing = charts[canvas.dataset.chart];
   if (existing) {
     const next = config(data);
@@ -176,7 +176,10 @@ document.addEventListener("DOMContentLoaded", () => {
     setInterval(refreshLive, LIVE_REFRESH_MS);
     return;
   }
-  document.querySelectorAll("canvas[data-chart]").forEach((canvas) => drawChart(canvas).catch((error) => {
+  // Drawn once: charts fed by the same endpoint (e.g. categories and subcategories) share one request.
+  const requests = {};
+  const load = (url) => (requests[url] ??= getJSON(url));
+  document.querySelectorAll("canvas[data-chart]").forEach((canvas) => drawChart(canvas, load).catch((error) => {
     const box = document.createElement("div");
     box.className = "problem";
     canvas.replaceWith(box);
