@@ -174,7 +174,7 @@ def run(settings: Settings, idle_timeout_s: float | None = None, max_records: in
         rejected_producer.flush()
         for future in batch.rejected:
             future.get()  # raises if a rejected record could not be delivered
-        consumer.commit(batch.offsets)
+        topics.commit(consumer, batch.offsets)
 
     pending: tuple[_Batch, Future] | None = None
     try:

@@ -18,7 +18,8 @@ Why no record is ever visible partially, lost or landed twice:
 3. The raw zone is the source of truth: when a partition is assigned, the landing
    consumer deletes its leftover temp files and seeks to L + 1 (the beginning of
    the partition when nothing landed), ignoring Kafka's committed offset, which
-   is committed after the renames only so that lag can be monitored.
+   is committed after the renames only so that lag can be monitored (L + 1 is
+   committed too, for files a crashed consumer renamed but did not commit).
 This assumes one writer per partition at a time, which the consumer group gives
 (a consumer that lost its partitions drops its unwritten records); were a
 stale writer to rename a file with a name that exists, the rename fails loudly.
@@ -100,12 +101,14 @@ class _Lander(ConsumerRebalanceListener):
         self.settings, self.consumer, self.stats = settings, consumer, stats
         self.client = settings.webhdfs()
         self.pending: dict[int, list[tuple[int, str, str]]] = {}  # partition -> [(offset, date, line)]
+        self.found: dict[TopicPartition, OffsetAndMetadata] = {}  # positions sought from the raw zone, to commit
         self.oldest: float | None = None
         self._dates: dict[int, str] = {}
 
     def on_partitions_revoked(self, revoked) -> None:
         for tp in revoked:
             self.pending.pop(tp.partition, None)  # not landed: the next owner lands them
+            self.found.pop(tp, None)
 
     def on_partitions_assigned(self, assigned) -> None:
         last, temps = landed(self.client, self.settings)
@@ -116,6 +119,7 @@ class _Lander(ConsumerRebalanceListener):
         for tp in assigned:
             if tp.partition in last:
                 self.consumer.seek(tp, last[tp.partition] + 1)
+                self.found[tp] = OffsetAndMetadata(last[tp.partition] + 1)
             else:
                 self.consumer.seek_to_beginning(tp)
 
@@ -138,7 +142,7 @@ class _Lander(ConsumerRebalanceListener):
 
     def flush(self) -> None:
         """Land every pending record, then commit the next offsets (for lag monitoring only)."""
-        offsets = {}
+        offsets = self.found
         for partition, records in self.pending.items():
             start = 0
             for end in range(1, len(records) + 1):
@@ -146,9 +150,9 @@ class _Lander(ConsumerRebalanceListener):
                     self._write(partition, records[start:end])
                     start = end
             offsets[TopicPartition(self.settings.raw_topic, partition)] = OffsetAndMetadata(records[-1][0] + 1)
-        self.pending, self.oldest = {}, None
+        self.pending, self.oldest, self.found = {}, None, {}
         if offsets:
-            self.consumer.commit(offsets)
+            topics.commit(self.consumer, offsets)
 
     def _write(self, partition: int, run: list[tuple[int, str, str]]) -> None:
         name = file_name(partition, run[0][0], run[-1][0])
@@ -179,7 +183,7 @@ def run(settings: Settings, idle_timeout_s: float | None = None, flush_records: 
         for batch in topics.batches(consumer, idle_timeout_s):
             for records in batch.values():
                 lander.add(records)
-            if lander.pending and (not batch or lander.size >= flush_records
+            if (lander.pending or lander.found) and (not batch or lander.size >= flush_records
                                    or time.monotonic() - lander.oldest >= flush_interval_s):
                 lander.flush()
         lander.flush()

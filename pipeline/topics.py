@@ -3,6 +3,7 @@ removal of a namespace."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import queue
 import signal
@@ -12,14 +13,16 @@ from typing import Callable, Iterator, TypeVar
 
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import CommitFailedError, TopicAlreadyExistsError
 
 from pipeline.settings import Settings
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 PARTITIONS = 3
 POLL_MS = 500
+SESSION_TIMEOUT_MS = 10_000  # a killed group member's partitions move to the others after this
 REJECTED_MAX_BYTES = 8 * 1024 * 1024
 
 
@@ -48,9 +51,25 @@ def consumer(settings: Settings, group: str, name: str, *subscribe: str, **overr
     and a short session, so that a killed member's partitions move on within seconds."""
     config = dict(bootstrap_servers=settings.kafka_bootstrap, group_id=group,
                   client_id=f"{settings.namespace}-{name}", enable_auto_commit=False, auto_offset_reset="earliest",
-                  session_timeout_ms=6_000, heartbeat_interval_ms=2_000)
+                  session_timeout_ms=SESSION_TIMEOUT_MS,
+                  heartbeat_interval_ms=SESSION_TIMEOUT_MS // 3)
     config.update(overrides)
     return KafkaConsumer(*subscribe, **config)
+
+
+def commit(consumer: KafkaConsumer, offsets: dict) -> None:
+    """Commit a stage's offsets after its output is safely written; a warning when the group rebalanced first.
+
+    A member that missed its session (a stall on a busy machine) is no longer in the group, so
+    its commit is refused. The output is kept: the partitions' next owner (this consumer, once
+    it rejoins at its next poll) re-reads from the last commit, and every stage's output is
+    idempotent on re-delivery.
+    """
+    try:
+        consumer.commit(offsets)
+    except CommitFailedError as error:
+        log.warning("%s: offsets not committed (%s); the group rebalanced, the records will be read again",
+                    consumer.config["client_id"], error)
 
 
 def drop_namespace(settings: Settings) -> None:

@@ -15,7 +15,7 @@ from kafka.admin import KafkaAdminClient
 
 import datasets
 from labctl import health
-from pipeline import produce
+from pipeline import produce, topics
 from tests.integration.conftest import hbase_row_count, raw_zone, topic_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -32,6 +32,11 @@ def start(lab, stage: str, log) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT)
 
 
+def tail(path: str, lines: int = 40) -> str:
+    """The end of the stages' log, for a failure message (CI keeps no temp files)."""
+    return "\n".join(open(path, errors="replace").read().splitlines()[-lines:])
+
+
 class Progress:
     """Records a consumer group has committed on the raw topic (its offsets summed over the partitions)."""
 
@@ -44,6 +49,16 @@ class Progress:
         partitions = [TopicPartition(self.lab.raw_topic, p) for p in range(3)]
         offsets = self.admin.list_group_offsets({group: partitions}).get(group, {})
         return sum(max(o.offset, 0) for o in offsets.values())
+
+
+def catch_up(running, committed, log, timeout_s: float = 180) -> None:
+    """Wait until every stage has committed the whole input, failing early if one exits."""
+    deadline = time.monotonic() + timeout_s
+    while behind := {stage: committed(group) for stage, (group, _) in STAGES.items() if committed(group) < EVENTS}:
+        exited = {stage: process.returncode for stage, process in running.items() if process.poll() is not None}
+        assert not exited and time.monotonic() < deadline, \
+            f"not caught up: committed {behind}, exited {exited}\n{tail(log.name)}"
+        time.sleep(0.5)
 
 
 def test_sigkilled_consumers_lose_and_double_nothing(namespace, tmp_path):
@@ -59,11 +74,11 @@ def test_sigkilled_consumers_lose_and_double_nothing(namespace, tmp_path):
     kill_at: dict[str, float] = {}
     deadline = time.monotonic() + 240
     while any(targets.values()):
-        assert time.monotonic() < deadline, f"the kills did not happen in time; see {log.name}"
+        assert time.monotonic() < deadline, f"the kills did not happen in time\n{tail(log.name)}"
         for stage, (group, _) in STAGES.items():
             if not targets[stage]:
                 continue
-            assert running[stage].poll() is None, f"{stage} exited; see {log.name}"
+            assert running[stage].poll() is None, f"{stage} exited\n{tail(log.name)}"
             progress = committed(group)
             if stage not in kill_at and progress >= targets[stage][0]:
                 kill_at[stage] = time.monotonic() + rng.uniform(0, 1)
@@ -75,21 +90,47 @@ def test_sigkilled_consumers_lose_and_double_nothing(namespace, tmp_path):
                 targets[stage].pop(0)
                 running[stage] = start(namespace, stage, log)
         time.sleep(0.1)
-    deadline = time.monotonic() + 180  # the last restarts catch up, then stop gracefully on SIGTERM
-    while any(committed(group) < EVENTS for group, _ in STAGES.values()):
-        assert time.monotonic() < deadline, f"the stages did not catch up; see {log.name}"
-        time.sleep(0.5)
+    catch_up(running, committed, log)
+    stop_and_check(namespace, manifest, running, committed, log)
+
+
+def stop_and_check(namespace, manifest, running, committed, log) -> None:
+    """Stop the caught-up stages gracefully; HBase and the raw zone hold each record exactly once."""
     for process in running.values():
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0
+        assert process.wait(timeout=60) == 0, tail(log.name)
     committed.admin.close()
-
     assert hbase_row_count(namespace) == manifest.expected["clean_events"]
     names, landed = raw_zone(namespace)
     assert len(landed) == EVENTS
     assert len({(r["partition"], r["offset"]) for r in landed}) == EVENTS
     assert sorted(r["line"] for r in landed) == list(range(2, EVENTS + 2))
     assert not [n for n in names if n.split("/")[1].startswith((".", "_"))]
+
+
+def test_consumers_stalled_past_their_session_carry_on(namespace, tmp_path):
+    """A stage paused longer than its group session (a busy machine) is evicted; once resumed, its
+    commit is refused or it rejoins, and it carries on without losing or doubling a record."""
+    manifest = datasets.generate(tmp_path / "events.csv", rows=EVENTS, seed=2026)
+    produce.produce(namespace, tmp_path / "events.csv", progress=False)
+    committed = Progress(namespace)
+    log = (tmp_path / "stages.log").open("wb")
+    running = {stage: start(namespace, stage, log) for stage in STAGES}
+    stalled = set()
+    deadline = time.monotonic() + 120
+    while len(stalled) < len(STAGES):  # each stage is paused once it has committed a quarter of the input
+        assert time.monotonic() < deadline, f"the stages made no progress\n{tail(log.name)}"
+        for stage, (group, _) in STAGES.items():
+            if stage not in stalled and committed(group) >= EVENTS / 4:
+                assert committed(group) < EVENTS, f"{stage} finished before the stall"
+                running[stage].send_signal(signal.SIGSTOP)
+                stalled.add(stage)
+        time.sleep(0.1)
+    time.sleep(topics.SESSION_TIMEOUT_MS / 1000 + 5)
+    for process in running.values():
+        process.send_signal(signal.SIGCONT)
+    catch_up(running, committed, log)
+    stop_and_check(namespace, manifest, running, committed, log)
 
 
 def wait_healthy(service, timeout_s: float = 120) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import landing, produce
+from pipeline import lag, landing, produce
 from tests.integration.conftest import file_lines, raw_zone
 from tests.integration.test_hbase_sink import rewind
 
@@ -52,6 +52,7 @@ def test_raw_zone_wins_over_committed_offsets_and_temp_files_are_removed(namespa
     again = landing.run(namespace, idle_timeout_s=3)
     assert again.records == 0
     assert client.status(leftover, strict=False) is None
+    assert not [p for p in lag.consumer_lag(namespace, [namespace.landing_group])[namespace.landing_group] if p.lag]
     assert_landed_exactly_once(namespace, file_lines(SAMPLE))
 
     produce.produce(namespace, SAMPLE, progress=False)  # new records after a restart land after the old ones
