@@ -239,10 +239,10 @@ def run(settings: Settings, available_now: bool = False, processing_time: str = 
 
     available_now: process what the topic holds now and return; otherwise a batch every
     ``processing_time`` until SIGTERM or Ctrl-C. Without ``spark``, a session on the
-    standalone master (one core, spark.cores.max) is made and stopped at the end.
+    standalone master (one core, spark.cores.max; no event log) is made and stopped at the end.
     """
     topics.ensure_topics(settings)
-    session = spark or spark_session.session(settings, "realtime")
+    session = spark or spark_session.session(settings, "realtime", event_log=False)
     try:
         trigger = {"availableNow": True} if available_now else {"processingTime": processing_time}
         checkpoint = settings.hdfs_uri(f"{settings.checkpoint_dir}/{CHECKPOINT}")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
 import datasets
 from pipeline import contract, produce, realtime
+from pipeline import spark as spark_session
 from tests.realtime_reference import aggregates as reference, csv_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -44,6 +47,13 @@ def assert_streamed_equal_batch(lab, records: list[bytes]) -> None:
     assert len(realtime.product_totals(lab)) == len(products)
 
 
+def event_logs(lab) -> set[str]:
+    """The applications' event logs in HDFS (spark.eventLog.dir of the provisioned spark-defaults)."""
+    conf = Path(spark_session.SPARK_CONF_DIR, "spark-defaults.conf").read_text()
+    directory = urlparse(re.search(r"^spark\.eventLog\.dir\s+(\S+)", conf, re.MULTILINE)[1]).path
+    return set(lab.webhdfs().list(directory))
+
+
 def test_streamed_totals_equal_batch_totals_across_a_restart(lab, tmp_path):
     source = tmp_path / "events.csv"
     manifest = datasets.generate(source, rows=20_000, seed=64, defect_rate=0.03)
@@ -53,6 +63,7 @@ def test_streamed_totals_equal_batch_totals_across_a_restart(lab, tmp_path):
     half = next(i for i in range(len(records) // 2, len(records)) if records[i] == records[i - 1]
                 and isinstance(contract.validate(contract.decode(records[i])), contract.Event))
     header = source.read_bytes().split(b"\n", 1)[0]
+    logs = event_logs(lab)
 
     produce.produce(lab, write_csv(tmp_path / "first.csv", header, records[:half]), progress=False)
     realtime.run(lab, available_now=True)
@@ -61,6 +72,7 @@ def test_streamed_totals_equal_batch_totals_across_a_restart(lab, tmp_path):
     produce.produce(lab, write_csv(tmp_path / "second.csv", header, records[half:]), progress=False)
     realtime.run(lab, available_now=True)
     assert_streamed_equal_batch(lab, records)
+    assert event_logs(lab) == logs, "the stream wrote an event log (it would grow for as long as it runs)"
 
 
 def test_running_stream_follows_a_live_produce_and_stops_on_sigterm(lab):
