@@ -142,7 +142,7 @@ class _Lander(ConsumerRebalanceListener):
 
     def flush(self) -> None:
         """Land every pending record, then commit the next offsets (for lag monitoring only)."""
-        offsets = self.found
+        offsets = dict(self.found)  # then the next offset of each partition this flush lands
         for partition, records in self.pending.items():
             start = 0
             for end in range(1, len(records) + 1):

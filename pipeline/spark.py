@@ -28,8 +28,9 @@ def session(settings: Settings, app_name: str, master: str | None = None, event_
         # The lab command shows its own progress; Spark's console bars would garble it.
         .config("spark.ui.showConsoleProgress", "false")
     )
-    if master and master.startswith("local"):
+    local = bool(master and master.startswith("local"))
+    if local:
         builder = builder.config("spark.ui.enabled", "false")
-    if not event_log or (master and master.startswith("local")):
+    if local or not event_log:
         builder = builder.config("spark.eventLog.enabled", "false")
     return builder.getOrCreate()

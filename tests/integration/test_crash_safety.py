@@ -54,7 +54,7 @@ class Progress:
 def catch_up(running, committed, log, timeout_s: float = 180) -> None:
     """Wait until every stage has committed the whole input, failing early if one exits."""
     deadline = time.monotonic() + timeout_s
-    while behind := {stage: committed(group) for stage, (group, _) in STAGES.items() if committed(group) < EVENTS}:
+    while behind := {stage: count for stage, (group, _) in STAGES.items() if (count := committed(group)) < EVENTS}:
         exited = {stage: process.returncode for stage, process in running.items() if process.poll() is not None}
         assert not exited and time.monotonic() < deadline, \
             f"not caught up: committed {behind}, exited {exited}\n{tail(log.name)}"
@@ -122,9 +122,9 @@ def test_consumers_stalled_past_their_session_carry_on(namespace, tmp_path):
         assert time.monotonic() < deadline, f"the stages made no progress\n{tail(log.name)}"
         for stage, (group, _) in STAGES.items():
             if stage not in stalled and committed(group) >= EVENTS / 4:
-                assert committed(group) < EVENTS, f"{stage} finished before the stall"
                 running[stage].send_signal(signal.SIGSTOP)
                 stalled.add(stage)
+                assert committed(group) < EVENTS, f"{stage} finished before the stall"
         time.sleep(0.1)
     time.sleep(topics.SESSION_TIMEOUT_MS / 1000 + 5)
     for process in running.values():
