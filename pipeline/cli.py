@@ -78,7 +78,10 @@ def ingest(
             console.print(f"[red]consumer failed:[/] {', '.join(failed)}; see its error above")
             raise typer.Exit(1)
         return
-    stats = (hbase_sink.run if sink == "hbase" else landing.run)(settings, idle_timeout_s=idle_timeout)
+    if sink == "hbase":
+        stats = hbase_sink.run(settings, idle_timeout_s=idle_timeout, workers=hbase_sink.WORKERS)
+    else:
+        stats = landing.run(settings, idle_timeout_s=idle_timeout)
     console.print(stats)
 
 

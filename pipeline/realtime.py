@@ -160,11 +160,8 @@ def _tables(settings: Settings, connection: happybase.Connection | None = None) 
     names = {MINUTE: settings.minute_table, PRODUCT: settings.product_table,
              MINUTE_PRODUCT: settings.minute_product_table, TOTAL: settings.total_table}
     with settings.hbase_using(connection) as connection:
-        existing = {name.decode() for name in connection.tables()}
-        for label, name in names.items():
-            if name not in existing:
-                family = PRODUCT_FAMILY if label == MINUTE_PRODUCT else FAMILY
-                connection.create_table(name, {family: dict(max_versions=1)})
+        settings.ensure_hbase_tables({name: PRODUCT_FAMILY if label == MINUTE_PRODUCT else FAMILY
+                                      for label, name in names.items()}, connection)
         yield {label: connection.table(name) for label, name in names.items()}
 
 

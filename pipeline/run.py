@@ -28,18 +28,19 @@ def _consume(stage: str, settings: Settings, idle_timeout_s: float | None) -> No
 
 
 class Consumers:
-    """The two consumer groups as child processes, stopped gracefully with SIGTERM.
+    """The two consumer groups as child processes (`hbase_sink.WORKERS` for the sink, one for landing),
+    stopped gracefully with SIGTERM.
 
     idle_timeout_s: each stops by itself once no record arrived for this many seconds (None: never).
     """
 
-    STAGES = ("hbase-sink", "landing")
-
-    def __init__(self, settings: Settings, idle_timeout_s: float | None = None):
+    def __init__(self, settings: Settings, idle_timeout_s: float | None = None,
+                 sink_workers: int = hbase_sink.WORKERS):
         context = multiprocessing.get_context("spawn")
-        self.processes = [context.Process(target=_consume, args=(stage, settings, idle_timeout_s), name=stage,
+        stages = [("hbase-sink", f"hbase-sink-{number}") for number in range(1, sink_workers + 1)]
+        self.processes = [context.Process(target=_consume, args=(stage, settings, idle_timeout_s), name=name,
                                           daemon=True)
-                          for stage in self.STAGES]
+                          for stage, name in [*stages, ("landing", "landing")]]
 
     def __enter__(self) -> Consumers:
         for process in self.processes:

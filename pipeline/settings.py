@@ -20,6 +20,7 @@ from typing import Iterator
 
 import happybase
 import yaml
+from Hbase_thrift import AlreadyExists, IOError as HBaseIOError  # the Thrift module that happybase loads
 from hdfs import InsecureClient
 
 NAMESPACE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -137,6 +138,21 @@ class Settings:
             yield connection
         finally:
             connection.close()
+
+    def ensure_hbase_tables(self, families: dict[str, str], connection: happybase.Connection | None = None) -> None:
+        """Create the missing tables of ``families`` ({table: its one column family, one version kept});
+        several processes may race to create a table (the sink's workers do)."""
+        with self.hbase_using(connection) as connection:
+            existing = {name.decode() for name in connection.tables()}
+            for name, family in families.items():
+                if name not in existing:
+                    try:
+                        connection.create_table(name, {family: {"max_versions": 1}})
+                    except AlreadyExists:
+                        pass
+                    except HBaseIOError as error:  # how the master reports most lost races
+                        if b"TableExistsException" not in (error.message or b""):
+                            raise
 
     def with_namespace(self, namespace: str) -> Settings:
         return dataclasses.replace(self, namespace=namespace)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from kafka import TopicPartition
 from kafka.admin import KafkaAdminClient, OffsetSpec
 
 import datasets
-from pipeline import contract, hbase_sink, produce
+from pipeline import contract, hbase_sink, produce, topics
 from tests.integration.conftest import file_lines, hbase_row_count, topic_records
 
 pytestmark = pytest.mark.integration
@@ -76,3 +77,11 @@ def test_latest_purchases_are_the_distinct_purchases_latest_first(namespace):
     assert {e["row_id"]: e for e in everything} == purchases
     assert [e["event_time"] for e in everything] == sorted((e["event_time"] for e in everything), reverse=True)
     assert hbase_sink.latest_purchases(namespace, limit=5) == everything[:5]
+
+
+def test_workers_racing_to_create_the_tables_all_go_on(namespace):
+    """The sink's workers start together, and each creates the missing tables: the losers of that race carry on."""
+    outcomes = topics.in_processes([partial(hbase_sink.ensure_tables, namespace)] * 6)
+    assert outcomes == [None] * 6
+    with namespace.hbase_using() as connection:
+        assert {namespace.events_table, namespace.purchase_table} <= {t.decode() for t in connection.tables()}
