@@ -105,7 +105,8 @@ def main() -> None:
             datasets.generate(csv, args.rows, seed=1)
             for measure, label in ((separate, None), (end_to_end, "end to end: produce → HBase + HDFS")):
                 Console().print(f"{measure.__name__}: the machine was quiet after {wait_quiet():.0f} s")
-                used.append(lab := settings.load(namespace=f"bench{uuid.uuid4().hex[:8]}"))
+                lab = settings.load(namespace=f"bench{uuid.uuid4().hex[:8]}")
+                used.append(lab)
                 results = measure(lab, csv, args.sink_workers)
                 for stage, (events, seconds) in (results.items() if label is None else [(label, results)]):
                     table.add_row(stage, f"{events:,}", f"{seconds:.1f}", f"{events / seconds:,.0f}")

