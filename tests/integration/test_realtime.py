@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import requests
 
 import datasets
 from pipeline import contract, produce, realtime
@@ -20,6 +21,7 @@ from tests.realtime_reference import aggregates as reference, csv_records
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SAMPLE = Path(__file__).resolve().parents[2] / "datasets" / "sample" / "events.csv"
+MASTER_STATUS = "http://127.0.0.1:8080/json/"  # the Spark master's web UI (spark_master_webui_port)
 
 
 @pytest.fixture
@@ -45,6 +47,27 @@ def assert_streamed_equal_batch(lab, records: list[bytes]) -> None:
     got = {row.pop("product_id"): row for row in realtime.product_totals(lab, top)}
     assert got == {p: products[p] for p in top}
     assert len(realtime.product_totals(lab)) == len(products)
+
+
+def command_lines() -> list[str]:
+    """The command line of every process, arguments separated by spaces."""
+    lines = []
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            lines.append(path.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:  # the process ended meanwhile
+            pass
+    return lines
+
+
+def stream_jvms(lab) -> tuple[str, str]:
+    """The command lines of the running stream's driver and executor JVMs."""
+    name = f"{lab.namespace}:realtime"
+    app = next(app for app in requests.get(MASTER_STATUS, timeout=10).json()["activeapps"] if app["name"] == name)
+    lines = command_lines()
+    driver = next(line for line in lines if "SparkSubmit" in line and f"spark.app.name={name} " in line)
+    executor = next(line for line in lines if "CoarseGrainedExecutorBackend" in line and f"--app-id {app['id']} " in line)
+    return driver, executor
 
 
 def event_logs(lab) -> set[str]:
@@ -87,6 +110,7 @@ def test_running_stream_follows_a_live_produce_and_stops_on_sigterm(lab):
         while realtime.totals(lab) != expected and time.monotonic() < deadline and stream.poll() is None:
             time.sleep(2)
         assert realtime.totals(lab) == expected
+        assert all(realtime.JVM_OPTIONS in line.split() for line in stream_jvms(lab))
         stream.send_signal(signal.SIGTERM)
         assert stream.wait(timeout=120) == 0
     finally:
