@@ -253,8 +253,7 @@ def run(settings: Settings, available_now: bool = False, processing_time: str = 
     standalone master (one core, spark.cores.max; no event log; JVM_OPTIONS) is made and stopped at the end.
     """
     topics.ensure_topics(settings)
-    session = spark or spark_session.session(settings, "realtime", event_log=False,
-                                                     java_options=JVM_OPTIONS)
+    session = spark or spark_session.session(settings, "realtime", event_log=False, java_options=JVM_OPTIONS)
     try:
         trigger = {"availableNow": True} if available_now else {"processingTime": processing_time}
         checkpoint = settings.hdfs_uri(f"{settings.checkpoint_dir}/{CHECKPOINT}")
