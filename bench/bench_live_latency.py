@@ -119,6 +119,8 @@ def main(
     rate: Annotated[float, typer.Option(help="Events per second.")] = 1000,
     seconds: Annotated[float, typer.Option(help="How long to send at that rate.")] = 60,
     trigger: Annotated[str, typer.Option(help="The real-time job's time between micro-batches.")] = "1 second",
+    watermark_delay: Annotated[str, typer.Option(help="The real-time job's watermark delay (as the demo's: the events "
+                                                 "are live).")] = "10 minutes",
     poll_ms: Annotated[int, typer.Option(help="Time between two polls of the Live API.")] = 100,
     purchase_every: Annotated[int, typer.Option(help="One event in this many is a purchase.")] = 200,
     warmup: Annotated[float, typer.Option(help="Seconds of events sent (and not measured) before the measurement: "
@@ -128,7 +130,8 @@ def main(
     lab = settings.load(namespace=f"bench_live_{uuid.uuid4().hex[:8]}")
     topics.ensure_topics(lab)
     sink = multiprocessing.get_context("spawn").Process(target=hbase_sink.run, args=(lab,), daemon=True)
-    stream = subprocess.Popen(["lab", "pipeline", "--namespace", lab.namespace, "stream", "--trigger", trigger],
+    stream = subprocess.Popen(["lab", "pipeline", "--namespace", lab.namespace, "stream", "--trigger", trigger,
+                               "--watermark-delay", watermark_delay],
                               stdout=subprocess.DEVNULL)
     sink.start()
     try:
@@ -160,7 +163,7 @@ def main(
              "sink: /api/live/purchases": ([poller.purchases[p] - at for p, at in purchases.items()
                                             if p in poller.purchases], len(purchases))}
     table = Table(title=f"Produce → Live API at {achieved:,.0f} events/s for {seconds:.0f} s "
-                        f"(trigger {trigger}, poll every {poll_ms} ms)")
+                        f"(trigger {trigger}, watermark {watermark_delay}, poll every {poll_ms} ms)")
     for column in ("path", "events", "seen", "p50 s", "p95 s", "p99 s", "max s", "goal p95"):
         table.add_column(column, justify="left" if column == "path" else "right", no_wrap=True)
     failed = poller.errors > 0
