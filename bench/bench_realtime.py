@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 import datasets
-from pipeline import produce, realtime, settings, topics
+from pipeline import produce, realtime, settings, store, topics
 
 
 def timed(function, *args, **kwargs) -> float:
@@ -41,7 +41,7 @@ def main(rows: int = typer.Option(1_000_000, help="rows to generate"), seed: int
         events = manifest.expected["clean_events"]
         seconds = timed(realtime.run, lab, available_now=True)
         table.add_row("drain (session start included)", f"{events:,}", f"{seconds:.1f}", f"{events / seconds:,.0f}")
-        assert realtime.totals(lab)["events"] == events, "the streamed totals differ from the manifest"
+        assert store.totals(lab)["events"] == events, "the streamed totals differ from the manifest"
         table.add_row("restart, nothing new", "0", f"{timed(realtime.run, lab, available_now=True):.1f}", "")
     finally:
         topics.drop_namespace(lab)

@@ -1,8 +1,10 @@
 """The lab's BI dashboard: a Flask app over the pipeline's batch summary (HDFS) and real-time aggregates (HBase).
 
-``create_app(settings)`` is the application factory (as in Flask's tutorial): the pages
+``create_app(settings, summary, live)`` is the application factory (as in Flask's tutorial): the pages
 blueprint renders the templates, the ``/api`` blueprint serves the JSON every chart and
-table is drawn from. Served by waitress: ``waitress-serve --call dashboard:create_app``.
+table is drawn from; ``summary`` and ``live`` are its data sources (``dashboard/sources.py``, or
+fakes with the same methods in tests). Served by waitress: ``waitress-serve --call dashboard:create_app``.
+The web process never imports Spark: it reads HBase through ``pipeline.store``.
 """
 
 from __future__ import annotations
@@ -20,16 +22,17 @@ from pipeline.settings import Settings
 DEFAULT_VENDOR_DIR = "/opt/ecommerce-lab/dashboard/vendor"
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """The dashboard for ``settings`` (default: ``pipeline.settings.load()``, so $LAB_NAMESPACE picks the namespace)."""
+def create_app(settings: Settings | None = None, summary: Summary | None = None, live: Live | None = None) -> Flask:
+    """The dashboard for ``settings`` (default: ``pipeline.settings.load()``, so $LAB_NAMESPACE picks the namespace),
+    reading ``summary`` and ``live`` (default: ``Summary(settings)`` and ``Live(settings)``)."""
     settings = settings or pipeline_settings.load()
     app = Flask(__name__)
     app.config.from_mapping(
         LAB_SETTINGS=settings,
         VENDOR_DIR=os.environ.get("DASHBOARD_VENDOR_DIR", DEFAULT_VENDOR_DIR),
     )
-    app.extensions["summary"] = Summary(settings)
-    app.extensions["live"] = Live(settings)
+    app.extensions["summary"] = summary if summary is not None else Summary(settings)
+    app.extensions["live"] = live if live is not None else Live(settings)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
@@ -38,7 +41,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.errorhandler(Unavailable)
     def unavailable(error: Unavailable):
         if request.blueprint == api.bp.name:
-            return jsonify(error=error.message, fix=error.fix), 503
+            body, status = api.lab_functions(settings).unavailable(error)
+            return jsonify(body), status
         return render_template("unavailable.html", error=error), 503
 
     @app.after_request

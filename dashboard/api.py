@@ -5,45 +5,140 @@ Batch endpoints return sections of the latest analytics summary unchanged (plus
 brands to one category (404 naming the known ones for another), categories adds the
 subcategories; live endpoints read the real-time aggregates and events in HBase.
 A source that cannot answer gives 503 with {"error", "fix"}.
+
+Lab 08's endpoints are plain functions of their data sources (``kpis``, ``daily``, ``products``,
+``live_totals``, ``customer``, ``unavailable``: no Flask in them); the blueprint's views call them
+through the seam (``pipeline/seams.py``: these, or a student's ``api.py``) and turn their result
+into the JSON response.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from types import ModuleType
 
-from dashboard.sources import parse_user_id, pipeline_status
+from flask import Blueprint, current_app, jsonify, request
+
+from dashboard.sources import Live, Summary, Unavailable, parse_user_id, pipeline_status
+from pipeline import seams
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-# endpoint name -> the summary sections it returns
+
+def kpis(summary: Summary) -> dict:
+    """The body of /api/kpis: the latest analytics run's ``kpis`` and its ``computed_at``."""
+    return _sections(summary.get(), "kpis")
+
+
+def daily(summary: Summary) -> dict:
+    """The body of /api/daily: the run's events, purchases and revenue per day (``daily``) and its ``computed_at``."""
+    return _sections(summary.get(), "daily")
+
+
+def products(summary: Summary, category: str | None) -> dict:
+    """The body of /api/products: the run's ``top_products`` and its ``computed_at``; with a ``category``
+    (not empty), that category's top products and ``category`` (``UnknownCategory``, a 404, for one the run
+    did not see)."""
+    return _of_category(summary, category, "top_products")
+
+
+def live_totals(live: Live) -> dict:
+    """The body of /api/live/totals: the totals over every streamed event (the summary's names)."""
+    return live.totals()
+
+
+def customer(live: Live, text: str) -> tuple[dict, int]:
+    """The body and status of /api/customers/<text>: ({"user_id", "events"}, 200) with the user's events
+    in time order; ({"error"}, 400) when ``text`` is not a user id, ({"error"}, 404) when the user has no events."""
+    user_id = parse_user_id(text)
+    if user_id is None:
+        return {"error": "a user id is 1 to 19 digits, between 1 and 9223372036854775807"}, 400
+    events = live.user_events(user_id)
+    if not events:
+        return {"error": f"no events for user {user_id}"}, 404
+    return {"user_id": user_id, "events": events}, 200
+
+
+def unavailable(error: Unavailable) -> tuple[dict, int]:
+    """The body and status of an /api request whose source cannot answer: ({"error", "fix"}, 503)."""
+    return {"error": error.message, "fix": error.fix}, 503
+
+
+def _sections(document: dict, *sections: str) -> dict:
+    """``computed_at`` and ``sections`` of a summary document."""
+    return {key: document[key] for key in ("computed_at", *sections)}
+
+
+def _of_category(summary: Summary, category: str | None, *sections: str) -> dict:
+    """``sections`` of the whole run, or with a ``category`` of that category's breakdown (naming it)."""
+    if category:
+        return _sections(summary.category(category), "category", *sections)
+    return _sections(summary.get(), *sections)
+
+
+def lab_functions(settings) -> ModuleType:
+    """The module of lab 08's functions for ``settings``: this one, or a student's ``api.py``."""
+    return seams.load(settings, "08")
+
+
+def _lab() -> ModuleType:
+    return lab_functions(current_app.config["LAB_SETTINGS"])
+
+
+def _summary() -> Summary:
+    return current_app.extensions["summary"]
+
+
+def _live() -> Live:
+    return current_app.extensions["live"]
+
+
+@bp.get("/kpis", endpoint="kpis")
+def _kpis():
+    return jsonify(_lab().kpis(_summary()))
+
+
+@bp.get("/daily", endpoint="daily")
+def _daily():
+    return jsonify(_lab().daily(_summary()))
+
+
+@bp.get("/products", endpoint="products")
+def _products():
+    return jsonify(_lab().products(_summary(), request.args.get("category")))
+
+
+@bp.get("/live/totals", endpoint="live_totals")
+def _live_totals():
+    return jsonify(_lab().live_totals(_live()))
+
+
+@bp.get("/customers/<text>", endpoint="customer")
+def _customer(text: str):
+    body, status = _lab().customer(_live(), text)
+    return jsonify(body), status
+
+
+# The other batch endpoints: endpoint name -> the summary sections it returns
 BATCH = {
     "summary": None,
-    "kpis": ("kpis",),
     "quality": ("quality",),
     "funnel": ("funnel", "kpis"),
-    "daily": ("daily",),
     "hourly": ("hourly",),
-    "products": ("top_products",),
     "brands": ("top_brands",),
     "categories": ("revenue_by_category",),
 }
 # endpoint name -> the breakdowns sections it returns as well
 WITH_BREAKDOWNS = {"categories": ("revenue_by_subcategory",)}
-# endpoints whose sections, with ?category=, are that category's (and name it)
-BY_CATEGORY = ("products", "brands")
+# endpoints whose sections, with ?category=, are that category's (and name it); products is one too
+BY_CATEGORY = ("brands",)
 
 
 def _batch(name: str, sections: tuple[str, ...] | None):
     def view():
-        source = current_app.extensions["summary"]
+        source = _summary()
         if sections is None:
             return jsonify(source.get())
-        category = request.args.get("category") if name in BY_CATEGORY else None
-        if category:
-            data, keys = source.category(category), ("computed_at", "category", *sections)
-        else:
-            data, keys = source.get(), ("computed_at", *sections)
-        body = {key: data[key] for key in keys}
+        body = _of_category(source, request.args.get("category") if name in BY_CATEGORY else None, *sections)
         if name in WITH_BREAKDOWNS:
             breakdowns = source.breakdowns()
             body.update({section: breakdowns[section] for section in WITH_BREAKDOWNS[name]})
@@ -52,8 +147,8 @@ def _batch(name: str, sections: tuple[str, ...] | None):
     return view
 
 
-for _name, _sections in BATCH.items():
-    bp.add_url_rule(f"/{_name}", _name, _batch(_name, _sections))
+for _name, _sections_of in BATCH.items():
+    bp.add_url_rule(f"/{_name}", _name, _batch(_name, _sections_of))
 
 
 @bp.get("/health")
@@ -62,33 +157,22 @@ def health():
     return jsonify(status="ok")
 
 
-def _live(read: str):
+def _live_view(read: str):
     def view():
-        return jsonify(getattr(current_app.extensions["live"], read)())
+        return jsonify(getattr(_live(), read)())
 
     return view
 
 
-# endpoint -> the Live method that reads it
-LIVE = {"minutes": "minutes", "totals": "totals", "top-products": "top_products", "purchases": "purchases"}
+# The other live endpoints: endpoint -> the Live method that reads it
+LIVE = {"minutes": "minutes", "top-products": "top_products", "purchases": "purchases"}
 for _name, _read in LIVE.items():
-    bp.add_url_rule(f"/live/{_name}", f"live_{_read}", _live(_read))
-
-
-@bp.get("/customers/<text>")
-def customer(text: str):
-    user_id = parse_user_id(text)
-    if user_id is None:
-        abort(400, description="a user id is 1 to 19 digits, between 1 and 9223372036854775807")
-    events = current_app.extensions["live"].user_events(user_id)
-    if not events:
-        abort(404, description=f"no events for user {user_id}")
-    return jsonify(user_id=user_id, events=events)
+    bp.add_url_rule(f"/live/{_name}", f"live_{_read}", _live_view(_read))
 
 
 @bp.get("/pipeline")
 def pipeline():
-    return jsonify(pipeline_status(current_app.config["LAB_SETTINGS"], current_app.extensions["summary"]))
+    return jsonify(pipeline_status(current_app.config["LAB_SETTINGS"], _summary()))
 
 
 @bp.errorhandler(400)

@@ -24,7 +24,7 @@ from werkzeug.exceptions import NotFound
 
 from labctl import stack
 from labctl.services import load_services
-from pipeline import contract, hbase_sink, lag, realtime
+from pipeline import contract, lag, store
 from pipeline.settings import Settings
 
 SAMPLE = "datasets/sample/events.csv"
@@ -228,26 +228,26 @@ class Live:
 
     def _read_minutes(self) -> dict:
         def read(connection: happybase.Connection) -> tuple[str | None, list[str], dict]:
-            latest = realtime.latest_minute(self.settings, connection)
+            latest = store.latest_minute(self.settings, connection)
             if latest is None:
                 return None, [], {}
             keys = _minutes_until(latest, LIVE_WINDOW_MINUTES)
-            return latest, keys, {row["minute"]: row for row in realtime.minute_counts(self.settings, keys[0], connection)}
+            return latest, keys, {row["minute"]: row for row in store.minute_counts(self.settings, keys[0], connection)}
 
         latest, keys, rows = self._on_hbase(read)
         return {"latest_minute": latest,
-                "minutes": [_plain({**realtime.zero(), **rows.get(key, {}), "minute": key}) for key in keys]}
+                "minutes": [_plain({**store.zero(), **rows.get(key, {}), "minute": key}) for key in keys]}
 
     def _read_totals(self) -> dict:
-        return _plain(self._on_hbase(lambda connection: realtime.totals(self.settings, connection)))
+        return _plain(self._on_hbase(lambda connection: store.totals(self.settings, connection)))
 
     def _read_top_products(self) -> dict:
         def read(connection: happybase.Connection) -> tuple[str | None, str | None, list[dict]]:
-            latest = realtime.latest_minute(self.settings, connection)
+            latest = store.latest_minute(self.settings, connection)
             if latest is None:
                 return None, None, []
             since = _minutes_until(latest, TOP_WINDOW_MINUTES)[0]
-            return latest, since, realtime.top_products(self.settings, since, TOP_LIVE_PRODUCTS, connection)
+            return latest, since, store.top_products(self.settings, since, TOP_LIVE_PRODUCTS, connection)
 
         latest, since, top = self._on_hbase(read)
         return {"latest_minute": latest, "since_minute": since, "window_minutes": TOP_WINDOW_MINUTES,
@@ -255,12 +255,12 @@ class Live:
 
     def _read_purchases(self) -> dict:
         purchases = self._on_hbase(
-            lambda connection: hbase_sink.latest_purchases(self.settings, LATEST_PURCHASES, connection))
+            lambda connection: store.latest_purchases(self.settings, LATEST_PURCHASES, connection))
         return {"purchases": [_plain(p) for p in purchases]}
 
     def user_events(self, user_id: int) -> list[dict]:
         """One user's events in time order (one prefix scan of the events table)."""
-        events = self._on_hbase(lambda connection: hbase_sink.user_events(self.settings, user_id, connection))
+        events = self._on_hbase(lambda connection: store.user_events(self.settings, user_id, connection))
         return [_plain(event) for event in events]
 
 

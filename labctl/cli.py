@@ -5,15 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from datasets.cli import app as data_app
 from labctl import demo as demo_stage
-from labctl import provision, stack, supervisor
+from labctl import check_runner, course, provision, stack, supervisor
 from labctl.services import Service, UnknownService, load_services, select
+from pipeline import seams
 from pipeline.cli import app as pipeline_app
 
 app = typer.Typer(help="Control the ecommerce big-data lab.", no_args_is_help=True, add_completion=False)
@@ -177,6 +181,122 @@ def demo_stop() -> None:
     console.print("demo stopped")
 
 
+SPARK_MEMORY_MIB = 1200
+HIDDEN_CHECKS_LINE = "Hidden checks run at grading time: passing every public check does not guarantee full marks."
+
+
+def _labs_dir(labs: Path | None) -> Path:
+    """--labs, else $LAB_LABS_DIR, else the checkout's labs/."""
+    chosen = labs or (Path(os.environ["LAB_LABS_DIR"]) if os.environ.get("LAB_LABS_DIR") else None)
+    return (chosen or course.course_labs_dir()).expanduser().resolve()
+
+
+def _available_mib() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _ago(moment: float) -> str:
+    seconds = max(0, time.time() - moment)
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if unit == 'day' and count > 1 else ''} ago"
+    return "just now"
+
+
+def _progress(labs_dir: Path) -> None:
+    table = Table(title="Your labs", title_justify="left")
+    for column in ("lab", "title", "last score", "when", "files"):
+        table.add_column(column)
+    for lab in course.LABS.values():
+        result = check_runner.saved(lab.number)
+        if result is None:
+            table.add_row(lab.number, lab.title, "not checked", "-", "")
+            continue
+        score = f"{result.points}/{result.max_points}"
+        score = f"[green]{score}[/]" if result.passed else score
+        folder = Path(result.labs_dir) if result.labs_dir else labs_dir
+        changed = "[yellow]changed since[/]" if course.files_hash(lab.number, folder) != result.files_hash else ""
+        table.add_row(lab.number, lab.title, score, _ago(result.finished_at), changed)
+    console.print(table)
+
+
+@app.command("check")
+def check_lab(
+    lab: str | None = typer.Argument(None, help="The lab's number, e.g. 01 (none: your score in every lab)."),
+    labs: Path | None = typer.Option(None, "--labs", help="Your labs folder (default: $LAB_LABS_DIR, "
+                                     "else the checkout's labs/).", file_okay=False),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Full tracebacks and output of failing checks."),
+    reference: bool = typer.Option(False, "--reference", help="Check the reference implementation instead."),
+    checks_file: Path | None = typer.Option(None, "--checks-file", hidden=True, dir_okay=False),
+    seed: int | None = typer.Option(None, "--seed", hidden=True),
+) -> None:
+    """Run a lab's public checks against your code; without a number, your progress over all labs."""
+    labs_dir = _labs_dir(labs)
+    if lab is None:
+        _progress(labs_dir)
+        return
+    try:
+        number = course.lab(lab).number
+    except course.UnknownLab as error:
+        err.print(f"[red]{escape(str(error))}[/]")
+        raise typer.Exit(2) from None
+    width = [30]
+    with console.status(f"lab {number}: starting the checks") as spinner:
+        def on_checks(checks: list[dict]) -> None:
+            width[0] = max([len(c["name"]) for c in checks] + [10])
+            available = _available_mib()
+            if any(c["spark"] for c in checks) and available is not None and available < SPARK_MEMORY_MIB:
+                console.print(f"[yellow]Only {available} MiB of memory available: "
+                              f"`lab demo stop` frees about 1 GiB.[/]")
+
+        def on_start(name: str) -> None:
+            spinner.update(f"lab {number}: {name.replace('_', ' ')}")
+
+        def on_result(result: check_runner.CheckResult) -> None:
+            mark = "[green]✓[/]" if result.passed else "[red]✗[/]"
+            console.print(f"{mark} {escape(result.title).ljust(width[0])}  {result.points}/{result.max_points}",
+                          highlight=False)
+            if result.passed:
+                return
+            if result.hint:
+                console.print(f"    {escape(result.hint)}", highlight=False)
+            console.print(f"    [red]{result.status}:[/] {escape(result.message)}", highlight=False)
+            if verbose:
+                if result.traceback:
+                    console.print(escape(result.traceback.rstrip()), highlight=False)
+                if result.output.strip():
+                    console.print("[bold]output (last lines):[/]")
+                    console.print(escape("\n".join(result.output.rstrip().splitlines()[-40:])), highlight=False)
+
+        try:
+            result = check_runner.run_lab(number, labs_dir, reference=reference, verbose=verbose,
+                                          checks_file=checks_file, seed=seed, on_checks=on_checks,
+                                          on_start=on_start, on_result=on_result)
+        except check_runner.CheckRunnerError as error:
+            err.print(f"[red]{escape(str(error))}[/]")
+            raise typer.Exit(2) from None
+    for warning in result.warnings:
+        err.print(f"[yellow]{escape(warning)}[/]")
+    console.print(f"[bold]{result.points}/{result.max_points} points[/]", highlight=False)
+    console.print(HIDDEN_CHECKS_LINE)
+    if not reference:
+        try:
+            check_runner.save(result)
+        except OSError as error:
+            err.print(f"[yellow]could not save the result: {escape(str(error))}[/]")
+    if not result.passed:
+        raise typer.Exit(1)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def test(ctx: typer.Context) -> None:
     """`lab up`, then the whole test suite (extra arguments go to pytest, e.g. `-m smoke`)."""
@@ -186,4 +306,11 @@ def test(ctx: typer.Context) -> None:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as error:
+        message = seams.unfinished(error)
+        if message is None:
+            raise
+        err.print(f"[red]✗ {message}[/]")
+        sys.exit(1)

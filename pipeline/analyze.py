@@ -1,7 +1,8 @@
 """Stage 5, analyze: Spark SQL over the clean events, one Parquet mart per summary section or breakdown.
 
-``marts(events)`` (DataFrame -> DataFrames) holds the analytics as SQL over the
-temporary view ``clean_events``; ``summary(marts, quality)`` turns the marts into
+``marts(events)`` (DataFrame -> DataFrames) computes every mart: the summary's with one function
+each (``funnel``, ``kpis``, ... over the temporary views ``clean_events`` and ``sessions``; a
+student writes them in lab 06), the breakdowns' with ``BREAKDOWN_QUERIES``; ``summary(marts, quality)`` turns the marts into
 the summary JSON of docs/data-contract.md, ``breakdowns(marts)`` into the dashboard's
 per-category breakdowns beside it; ``run`` is the I/O edge.
 
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 
 from pyspark.sql import DataFrame, SparkSession
 
-from pipeline import clean
+from pipeline import clean, seams
 from pipeline import spark as spark_session
 from pipeline.settings import Settings
 
@@ -55,15 +58,40 @@ ORDER BY category, place
 """
 
 
-# name -> query, in order; each result is registered as a view for the queries after it.
-QUERIES = {
-    "funnel": """
+# The summary's marts, in order (a student writes them in lab 06): each gets the session with the
+# ``clean_events`` and ``sessions`` views and returns its mart, registered as a view for those after it.
+SUMMARY_MARTS = ("funnel", "kpis", "top_products", "top_brands", "revenue_by_category", "daily", "hourly")
+
+
+def funnel(spark: SparkSession) -> DataFrame:
+    """The funnel, one row: view_sessions, cart_sessions, purchase_sessions: how many sessions have at least
+    one view, one cart, one purchase event. Counts of sessions, not of events: a session that viewed five
+    times counts once. Read the ``sessions`` view: one row per session (a non-null user_session) with the
+    booleans viewed, carted, purchased."""
+    return spark.sql("""
 SELECT count_if(viewed) AS view_sessions,
        count_if(carted) AS cart_sessions,
        count_if(purchased) AS purchase_sessions
 FROM sessions
-""",
-    "kpis": """
+""")
+
+
+def kpis(spark: SparkSession) -> DataFrame:
+    """The headline figures, one row, from the ``clean_events``, ``sessions`` and ``funnel`` views:
+
+    * events: every clean event; events_by_type: a struct (view, cart, remove_from_cart, purchase) of the
+      event counts of each type, 0 for a type without events;
+    * unique_users: distinct user_id; unique_sessions: distinct non-null user_session;
+    * revenue: the sum of price over purchase events only (DECIMAL, exact; 0, not null, without purchases);
+      purchases: the purchase events;
+    * orders: the sessions with a purchase (the funnel's purchase_sessions);
+    * aov: revenue / orders, a DECIMAL rounded half up to 2 places (7.35 / 6 = 1.225 gives 1.23);
+    * conversion_rate: sessions with a purchase / sessions with a view, rounded half up to 4 places;
+    * cart_abandonment_rate: sessions with a cart and no purchase / sessions with a cart, rounded half up to
+      4 places.
+
+    Each ratio is a DECIMAL division rounded once, and 0 (not an error, not null) when its divisor is 0."""
+    return spark.sql("""
 WITH totals AS (
   SELECT count(*) AS events,
          named_struct('view', count_if(event_type = 'view'),
@@ -89,8 +117,15 @@ SELECT t.events, t.events_by_type, t.unique_users, t.unique_sessions, t.revenue,
        coalesce(round(try_divide(CAST(a.cart_only_sessions AS DECIMAL(19, 0)), f.cart_sessions), 4), 0)
          AS cart_abandonment_rate
 FROM totals t CROSS JOIN funnel f CROSS JOIN abandoned a
-""",
-    "top_products": """
+""")
+
+
+def top_products(spark: SparkSession) -> DataFrame:
+    """The 10 products with the most revenue: product_id, revenue (the sum of price over the product's
+    purchase events, DECIMAL; 0 for a product never bought), purchases (its purchase events). Every product
+    with an event of any type competes; ordered by revenue descending, then product_id ascending; at most 10
+    rows."""
+    return spark.sql("""
 SELECT product_id,
        coalesce(sum(price) FILTER (WHERE event_type = 'purchase'), 0) AS revenue,
        count_if(event_type = 'purchase') AS purchases
@@ -98,8 +133,15 @@ FROM clean_events
 GROUP BY product_id
 ORDER BY revenue DESC, product_id
 LIMIT 10
-""",
-    "top_brands": """
+""")
+
+
+def top_brands(spark: SparkSession) -> DataFrame:
+    """The 10 brands with the most revenue: brand, revenue (the sum of price over the brand's purchase
+    events, DECIMAL; 0 for a brand never bought), purchases (its purchase events). Every non-null brand with
+    an event of any type competes (events without a brand are left out); ordered by revenue descending,
+    then brand ascending; at most 10 rows."""
+    return spark.sql("""
 SELECT brand,
        coalesce(sum(price) FILTER (WHERE event_type = 'purchase'), 0) AS revenue,
        count_if(event_type = 'purchase') AS purchases
@@ -108,15 +150,27 @@ WHERE brand IS NOT NULL
 GROUP BY brand
 ORDER BY revenue DESC, brand
 LIMIT 10
-""",
-    "revenue_by_category": """
+""")
+
+
+def revenue_by_category(spark: SparkSession) -> DataFrame:
+    """Revenue per category over purchase events only: category ('unknown' for purchases whose category is
+    null), revenue (the sum of price, DECIMAL), purchases (the purchase events); so every category with a
+    purchase appears, and no other; ordered by revenue descending, then category ascending; no limit."""
+    return spark.sql("""
 SELECT coalesce(category, 'unknown') AS category, sum(price) AS revenue, count(*) AS purchases
 FROM clean_events
 WHERE event_type = 'purchase'
 GROUP BY 1
 ORDER BY revenue DESC, category
-""",
-    "daily": """
+""")
+
+
+def daily(spark: SparkSession) -> DataFrame:
+    """One row per event_date that has an event: date (the event_date column as it is: a DATE, the UTC
+    day), events (every event of the day), purchases (its purchase events), revenue (the sum of price over
+    its purchase events, DECIMAL; 0 on a day without purchases); in date order, oldest first."""
+    return spark.sql("""
 SELECT event_date AS date,
        count(*) AS events,
        count_if(event_type = 'purchase') AS purchases,
@@ -124,14 +178,24 @@ SELECT event_date AS date,
 FROM clean_events
 GROUP BY event_date
 ORDER BY date
-""",
-    "hourly": """
+""")
+
+
+def hourly(spark: SparkSession) -> DataFrame:
+    """Events per hour of the day (UTC): 24 rows, hour 0 to 23 in order (an int), events (how many events
+    have that event_hour; 0 for an hour without events). Count by the event_hour column: an hour taken from
+    event_time depends on the session's time zone, and the UTC hour is the contract's."""
+    return spark.sql("""
 SELECT CAST(h.id AS INT) AS hour, coalesce(e.events, 0) AS events
 FROM range(24) AS h
 LEFT JOIN (SELECT event_hour, count(*) AS events FROM clean_events GROUP BY event_hour) AS e
   ON e.event_hour = h.id
 ORDER BY hour
-""",
+""")
+
+
+# The dashboard breakdowns' marts, by name.
+BREAKDOWN_QUERIES = {
     "top_products_by_category": _top_in_each_category("product_id"),
     "top_brands_by_category": _top_in_each_category("brand"),
     "revenue_by_subcategory": """
@@ -149,15 +213,19 @@ SUMMARY_KEYS = ("quality", "kpis", "funnel", "top_products", "top_brands", "reve
 CATEGORY_MARTS = {"top_products": "top_products_by_category", "top_brands": "top_brands_by_category"}
 
 
-def marts(events: DataFrame) -> dict[str, DataFrame]:
-    """Every mart of the clean events (columns of clean.EVENT_COLUMNS), by name."""
+def marts(events: DataFrame, lab: ModuleType | None = None) -> dict[str, DataFrame]:
+    """Every mart of the clean events (columns of clean.EVENT_COLUMNS), by name; the summary's from ``lab``
+    (a module with lab 06's functions; default: this one)."""
     spark = events.sparkSession
+    lab = lab or sys.modules[__name__]
     events.createOrReplaceTempView("clean_events")
     spark.sql(SESSIONS).createOrReplaceTempView("sessions")
     results = {}
-    for name, query in QUERIES.items():
-        results[name] = spark.sql(query)
+    for name in SUMMARY_MARTS:
+        results[name] = getattr(lab, name)(spark)
         results[name].createOrReplaceTempView(name)
+    for name, query in BREAKDOWN_QUERIES.items():
+        results[name] = spark.sql(query)
     return results
 
 
@@ -202,7 +270,8 @@ def run(settings: Settings, summary_out: Path | None = None, spark: SparkSession
     spark = spark or spark_session.session(settings, "analyze")
     events = spark.read.parquet(settings.hdfs_uri(settings.clean_zone))
     # The marts are small: compute each once, then write and summarise the same rows.
-    computed = {name: spark.createDataFrame(df.collect(), df.schema) for name, df in marts(events).items()}
+    computed = {name: spark.createDataFrame(df.collect(), df.schema)
+                for name, df in marts(events, seams.load(settings, "06")).items()}
     for name, df in computed.items():
         df.coalesce(1).write.mode("overwrite").parquet(settings.hdfs_uri(f"{settings.marts_zone}/{name}"))
     client = settings.webhdfs()

@@ -19,7 +19,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
-from pipeline import contract
+from pipeline import contract, seams
 from pipeline import spark as spark_session
 from pipeline.settings import Settings
 
@@ -122,23 +122,31 @@ def apply_contract(df: DataFrame, column: str = "raw") -> DataFrame:
 
 
 def valid_events(checked: DataFrame) -> DataFrame:
-    """The valid records of an ``apply_contract`` result, as clean event columns."""
+    """The valid records of an ``apply_contract`` result (those whose ``reason`` is null), with exactly the
+    columns of ``EVENT_COLUMNS``: ``reason`` and the input columns (raw, source, line, ...) are left out."""
     return checked.where(F.col("reason").isNull()).select(*EVENT_COLUMNS)
 
 
 def rejected_records(checked: DataFrame) -> DataFrame:
-    """The rejected records: ``reason`` and the input columns (raw, source, line, ...)."""
+    """The rejected records of an ``apply_contract`` result (those with a ``reason``): the column ``reason``
+    and every input column (the columns of the frame given to ``apply_contract``: raw, source, line, ...,
+    whatever they are), none of ``EVENT_COLUMNS`` (they are null on a rejected record)."""
     inputs = [name for name in checked.columns if name not in EVENT_COLUMNS and name != "reason"]
     return checked.where(F.col("reason").isNotNull()).select("reason", *inputs)
 
 
 def deduplicate(events: DataFrame) -> DataFrame:
-    """One event per row id (duplicates have equal normalised values, so any one will do)."""
+    """One event per row id, the columns unchanged. Two events are duplicates only when their ``row_id`` is
+    equal (then their normalised values are equal too, so any one of them will do); different events of
+    one user in one second are not duplicates."""
     return events.dropDuplicates(["row_id"])
 
 
 def quality_counts(checked: DataFrame, clean: DataFrame) -> dict:
-    """The quality block of the summary, from an ``apply_contract`` result and the clean events."""
+    """The quality counts of docs/data-contract.md, as plain ints, from an ``apply_contract`` result and the
+    clean events: ``input_records`` (every record, valid + rejected), ``valid``, ``rejected`` (one count per
+    reason of ``contract.REASONS``, zeros included), ``duplicates_removed`` (valid - clean events) and
+    ``clean_events`` (the rows of ``clean``)."""
     by_reason = {row["reason"]: row["count"] for row in checked.groupBy("reason").count().collect()}
     valid = by_reason.pop(None, 0)
     rejected = {reason: by_reason.get(reason, 0) for reason in contract.REASONS}
@@ -172,14 +180,15 @@ def run(settings: Settings, spark: SparkSession | None = None) -> dict:
     Every output is overwritten, so a rerun over the same raw zone gives the same result.
     """
     spark = spark or spark_session.session(settings, "clean")
+    lab = seams.load(settings, "05")
     raw = spark.read.schema(RAW_SCHEMA).json(settings.hdfs_uri(f"{settings.raw_zone}/{RAW_GLOB}"))
     checked = apply_contract(raw).persist()
     try:
-        rejected_records(checked).drop("partition", "offset", "timestamp_ms").coalesce(1).write.mode(
+        lab.rejected_records(checked).drop("partition", "offset", "timestamp_ms").coalesce(1).write.mode(
             "overwrite").partitionBy("reason").parquet(settings.hdfs_uri(f"{settings.quarantine_zone}/records"))
-        deduplicate(valid_events(checked)).repartition("event_date").write.mode("overwrite").partitionBy(
+        lab.deduplicate(lab.valid_events(checked)).repartition("event_date").write.mode("overwrite").partitionBy(
             "event_date").parquet(settings.hdfs_uri(settings.clean_zone))
-        counts = quality_counts(checked, spark.read.parquet(settings.hdfs_uri(settings.clean_zone)))
+        counts = lab.quality_counts(checked, spark.read.parquet(settings.hdfs_uri(settings.clean_zone)))
     finally:
         checked.unpersist()
     write_json(settings.webhdfs(), quality_path(settings), counts)

@@ -9,10 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from datasets.manifest import manifest_path
 from pipeline import analyze as analyze_stage
+from pipeline import contract
 from pipeline import clean as clean_stage
 from pipeline import hbase_sink, landing, produce as produce_stage, realtime
 from pipeline import run as run_stage
+from pipeline import seams
 from pipeline import settings as settings_module
 from pipeline.settings import Settings
 
@@ -32,11 +35,59 @@ def namespace_option(
     ctx: typer.Context,
     namespace: str = typer.Option(None, "--namespace", "-n", envvar="LAB_NAMESPACE",
                                   help="Prefix of every topic, HBase table and HDFS directory (default: lab)."),
+    mine: bool = typer.Option(False, "--mine", help="Run the functions you wrote in your labs folder "
+                              "($LAB_LABS_DIR, else this checkout's labs/) instead of the reference."),
+    labs: Path = typer.Option(None, "--labs", file_okay=False, exists=True,
+                              help="Like --mine, with this labs folder."),
+    only: str = typer.Option(None, "--only", envvar="LAB_STUDENT_LABS",
+                             help="With --mine: only these labs' functions are yours, e.g. 03 or 01,03 (default: all)."),
 ) -> None:
+    if mine and labs is None:
+        labs = seams.default_labs_dir()
     try:
-        ctx.obj = settings_module.load(namespace=namespace)
+        ctx.obj = settings_module.load(namespace=namespace, labs_dir=str(labs.resolve()) if labs else None,
+                                       student_labs=only)
     except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--namespace") from None
+        raise typer.BadParameter(str(error), param_hint="--namespace/--only") from None
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    input_csv: Path = INPUT,
+    examples: int = typer.Option(2, min=0, help="Rejected records to show per reason."),
+) -> None:
+    """Apply the data contract (lab 01's validate) to every record of a CSV file and count the verdicts."""
+    validate_record = seams.function(_settings(ctx), "01", "validate")
+    counts: dict[str, int] = {}
+    shown: dict[str, list[str]] = {}
+    row_ids: set[str] = set()
+    with input_csv.open("rb") as stream:
+        for _, raw in contract.read_records(stream):
+            verdict = validate_record(contract.decode(raw))
+            reason = getattr(verdict, "reason", None) or "valid"
+            counts[reason] = counts.get(reason, 0) + 1
+            if reason == "valid":
+                row_ids.add(verdict.row_id)
+            elif len(shown.setdefault(reason, [])) < examples:
+                shown[reason].append(verdict.raw)
+    manifest = manifest_path(input_csv)
+    expected = json.loads(manifest.read_text())["expected"] if manifest.exists() else None
+    table = Table(title=f"Verdicts on {input_csv.name}", title_justify="left")
+    table.add_column("verdict")
+    table.add_column("records", justify="right")
+    if expected:
+        table.add_column(f"expected ({manifest.name})", justify="right")
+    rows = [("valid", counts.pop("valid", 0), expected and expected["valid"]),
+            *((reason, counts.pop(reason, 0), expected and expected["rejected"][reason]) for reason in contract.REASONS),
+            *((reason, n, expected and "-") for reason, n in counts.items()),
+            ("distinct row ids", len(row_ids), expected and expected["clean_events"])]
+    for verdict, n, wanted in rows:
+        table.add_row(verdict, f"{n:,}", *([] if expected is None else [f"{wanted:,}" if isinstance(wanted, int) else wanted]))
+    console.print(table)
+    for reason, records in shown.items():
+        for record in records:
+            console.print(f"{reason}: {record!r}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -78,7 +78,8 @@ def decode(raw: bytes) -> str:
 
 
 def split_fields(record: str) -> list[str] | None:
-    """The record's RFC 4180 fields, or None when its quoting is malformed."""
+    """The record's RFC 4180 fields, unquoted (outer quotes removed, "" read as "), or None when its
+    quoting is malformed (a quote in a plain field, text after a closing quote, an unclosed quote)."""
     if '"' not in record:  # the common case: no quoted field
         return record.split(",")
     fields, position = [], 0
@@ -106,7 +107,8 @@ def _event_time(value: str) -> datetime | None:
 
 
 def identifier(value: str) -> int | None:
-    """The id rule: trimmed, 1-19 digits, 1..2^63-1; None when the text breaks it."""
+    """The id rule: the trimmed text is 1-19 ASCII digits with a value in 1..2^63-1 (MAX_ID); that value,
+    else None."""
     value = trim(value)
     if not _ID.fullmatch(value):
         return None
@@ -120,12 +122,15 @@ def _optional(value: str) -> str | None:
 
 
 def row_id(values: list[str]) -> str:
-    """Deterministic id of an event: SHA-256 of its nine normalised fields, 32 hex digits."""
+    """Deterministic id of an event: the first 32 hex digits of the SHA-256 of its nine normalised fields
+    as text, joined by ROW_ID_SEPARATOR and encoded as UTF-8."""
     return hashlib.sha256(ROW_ID_SEPARATOR.join(values).encode("utf-8")).hexdigest()[:32]
 
 
 def validate(record: str) -> Event | Rejected:
-    """Apply the rules in order; the first that fails is the reject reason."""
+    """The record's normalised ``Event``, or ``Rejected(reason, record)`` with the first rule of
+    docs/data-contract.md it breaks (the rules in order: bad_field_count, bad_event_time,
+    bad_event_type, bad_id, bad_price)."""
     fields = split_fields(record)
     if fields is None or len(fields) != len(FIELDS):
         return Rejected("bad_field_count", record)

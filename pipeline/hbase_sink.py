@@ -10,12 +10,8 @@ HBase rows overwrite themselves (the row key is a function of the event, see
 docs/hbase-row-key.md), while the rejected topic is at-least-once, so its
 readers deduplicate by (partition, offset).
 
-Row key: `<user_id, 19 digits>|<event_time YYYYMMDDHHMMSS>|<row_id>`; one column
-family `e` (VERSIONS 1) with one cell `e:event`, the normalised event as JSON
-(one cell instead of one per field: HBase's cost is per cell, ~5x the throughput).
-Purchases are also written to `settings.purchase_table`, keyed
-`<event_time YYYYMMDDHHMMSS>|<row_id>` with the same cell, so the latest purchases
-are one reverse scan (the dashboard's Live page).
+The events and purchases tables' layout (row keys, the `e:event` cell) and their readers
+(`user_events`, `latest_purchases`) are in `pipeline/store.py`.
 """
 
 from __future__ import annotations
@@ -23,18 +19,16 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import partial
 
 import happybase
 from kafka import TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from pipeline import contract, produce, topics
+from pipeline import contract, produce, seams, topics
 from pipeline.settings import Settings
+from pipeline.store import EVENT_COLUMN as COLUMN, EVENT_FAMILY as FAMILY
 
-FAMILY = "e"
-COLUMN = b"e:event"
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 # One worker process per raw-topic partition: a worker spends about 40 % of its time waiting
 # for HBase (measured: 6.9 s of 17.3 s for 300,000 records), so three keep the two cores busy
@@ -70,17 +64,23 @@ def _moment(event: contract.Event) -> str:
 
 
 def row_key(event: contract.Event) -> bytes:
-    """`<user_id:019d>|<YYYYMMDDHHMMSS>|<row_id>`: a user's events sort by time; a re-delivery hits the same row."""
+    """The events table's row key, as bytes: `<user_id>|<event_time>|<row_id>`, with the user id zero-padded to
+    19 digits and the event time (its UTC text, unconverted) written YYYYMMDDHHMMSS, e.g.
+    b"0000000000546256476|20191001003258|aa96120f12c568b2d568ff84dacb84de". One prefix scan then returns a
+    user's events in time order, and the same event always gets the same key (docs/hbase-row-key.md)."""
     return f"{event.user_id:019d}|{_moment(event)}|{event.row_id}".encode()
 
 
 def purchase_key(event: contract.Event) -> bytes:
-    """`<YYYYMMDDHHMMSS>|<row_id>`: purchases sort by time; a re-delivery hits the same row."""
+    """The purchases table's row key, as bytes: `<event_time>|<row_id>`, the time written as in `row_key`, e.g.
+    b"20191001003258|aa96120f12c568b2d568ff84dacb84de". Purchases sort by time; the same purchase always gets
+    the same key."""
     return f"{_moment(event)}|{event.row_id}".encode()
 
 
 def cell(event: contract.Event) -> bytes:
-    """The `e:event` cell: the event's fields as JSON (price as its exact decimal string, nulls as null)."""
+    """The `e:event` cell, as UTF-8 bytes: a JSON object with every field of the event, named as in
+    `Event.as_dict()`, the price as its exact decimal string ("7.50", never a float) and null fields as null."""
     values = {**vars(event), "price": str(event.price)}
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -120,12 +120,15 @@ class _Batch:
 
 
 def _validate(settings: Settings, poll: dict, producer, stats: SinkStats) -> _Batch:
-    """Validate a poll's records: valid events become rows, rejected ones are sent (not yet flushed)."""
+    """Validate a poll's records (lab 01's ``validate``) into rows (lab 03's keys and cell); rejected ones are
+    sent (not yet flushed)."""
+    validate, sink = seams.function(settings, "01", "validate"), seams.load(settings, "03")
+    row_key, purchase_key, cell = sink.row_key, sink.purchase_key, sink.cell
     batch = _Batch()
     for partition, records in poll.items():
         for record in records:
             raw = contract.decode(record.value)
-            verdict = contract.validate(raw)
+            verdict = validate(raw)
             if isinstance(verdict, contract.Event):
                 batch.rows[row_key(verdict)] = value = {COLUMN: cell(verdict)}
                 if verdict.event_type == "purchase":
@@ -184,25 +187,3 @@ def run(settings: Settings, idle_timeout_s: float | None = None, max_records: in
         connection.close()
         stats.seconds = time.monotonic() - started
     return stats
-
-
-def _events(connection: happybase.Connection, name: str, **scan) -> list[dict]:
-    """The events of a scan of table ``name`` (none while the table does not exist yet)."""
-    if name.encode() not in connection.tables():
-        return []
-    events = [json.loads(columns[COLUMN]) for _, columns in connection.table(name).scan(columns=[COLUMN], **scan)]
-    for event in events:
-        event["price"] = Decimal(event["price"])
-    return events
-
-
-def user_events(settings: Settings, user_id: int, connection: happybase.Connection | None = None) -> list[dict]:
-    """A user's events in time order (one prefix scan), as dicts like `contract.Event.as_dict()` (price a Decimal)."""
-    with settings.hbase_using(connection) as connection:
-        return _events(connection, settings.events_table, row_prefix=f"{user_id:019d}|".encode())
-
-
-def latest_purchases(settings: Settings, limit: int = 20, connection: happybase.Connection | None = None) -> list[dict]:
-    """The ``limit`` latest purchases by event time, latest first (one reverse scan), like `user_events`."""
-    with settings.hbase_using(connection) as connection:
-        return _events(connection, settings.purchase_table, reverse=True, limit=limit)

@@ -27,6 +27,7 @@ stale writer to rename a file with a name that exists, the rename fails loudly.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -39,10 +40,9 @@ from hdfs import InsecureClient
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from pipeline import contract, produce, topics
+from pipeline import contract, produce, seams, topics
 from pipeline.settings import Settings
 
-DAY_MS = 86_400_000
 PART = re.compile(r"^part-(\d{3})-(\d{12})-(\d{12})\.jsonl$")
 TEMP = re.compile(r"^\.part-(\d{3})-\d{12}-\d{12}\.jsonl\.tmp$")
 
@@ -59,8 +59,23 @@ class LandingStats:
         return self.records / self.seconds if self.seconds else 0.0
 
 
+def ingest_date(timestamp_ms: int) -> str:
+    """The ``YYYY-MM-DD`` date, UTC, of a Kafka timestamp (milliseconds since the epoch)."""
+    return datetime.fromtimestamp(timestamp_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
+
+
 def file_name(partition: int, first: int, last: int) -> str:
+    """The name of the file holding a partition's records ``first``..``last`` (offsets, inclusive):
+    ``part-PPP-FFFFFFFFFFFF-LLLLLLLLLLLL.jsonl``, zero-padded so names sort in offset order."""
     return f"part-{partition:03d}-{first:012d}-{last:012d}.jsonl"
+
+
+def write_file(client: InsecureClient, directory: str, name: str, data: bytes) -> None:
+    """Make ``<directory>/<name>`` appear whole or not at all: write ``data`` to the hidden
+    ``<directory>/.<name>.tmp`` (overwriting a leftover), then rename it to ``<directory>/<name>``."""
+    temp = f"{directory}/.{name}.tmp"
+    client.write(temp, data=data, overwrite=True)
+    client.rename(temp, f"{directory}/{name}")
 
 
 def landed(client: InsecureClient, settings: Settings) -> tuple[dict[int, int], list[tuple[int, str]]]:
@@ -83,15 +98,12 @@ def landed(client: InsecureClient, settings: Settings) -> tuple[dict[int, int], 
 
 def raw_line(raw: bytes, source: str | None, line: int | None, partition: int, offset: int,
              timestamp_ms: int) -> str:
-    """One JSON line of the raw zone."""
+    """One JSON line of the raw zone (no line terminator): {"raw", "source", "line", "partition", "offset",
+    "timestamp_ms"}, ``raw`` the record decoded as ``contract.decode`` does, non-ASCII kept as it is."""
     return json.dumps({"raw": contract.decode(raw), "source": source, "line": line, "partition": partition,
                        "offset": offset, "timestamp_ms": timestamp_ms}, ensure_ascii=False)
 
 
-def line_of(record) -> str:
-    """The raw zone's JSON line for a consumed record."""
-    source, line = produce.origin(record)
-    return raw_line(record.value, source, line, record.partition, record.offset, record.timestamp)
 
 
 class _Lander(ConsumerRebalanceListener):
@@ -100,10 +112,12 @@ class _Lander(ConsumerRebalanceListener):
     def __init__(self, settings: Settings, consumer: KafkaConsumer, stats: LandingStats) -> None:
         self.settings, self.consumer, self.stats = settings, consumer, stats
         self.client = settings.webhdfs()
+        self.lab = seams.load(settings, "04")
+        # A batch's records share their timestamps' milliseconds by the dozen.
+        self.ingest_date = functools.lru_cache(maxsize=4096)(self.lab.ingest_date)
         self.pending: dict[int, list[tuple[int, str, str]]] = {}  # partition -> [(offset, date, line)]
         self.found: dict[TopicPartition, OffsetAndMetadata] = {}  # positions sought from the raw zone, to commit
         self.oldest: float | None = None
-        self._dates: dict[int, str] = {}
 
     def on_partitions_revoked(self, revoked) -> None:
         for tp in revoked:
@@ -123,16 +137,13 @@ class _Lander(ConsumerRebalanceListener):
             else:
                 self.consumer.seek_to_beginning(tp)
 
-    def date(self, timestamp_ms: int) -> str:
-        day = timestamp_ms // DAY_MS
-        if day not in self._dates:
-            self._dates[day] = datetime.fromtimestamp(day * DAY_MS / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
-        return self._dates[day]
-
     def add(self, records) -> None:
+        ingest_date, raw_line = self.ingest_date, self.lab.raw_line
         for record in records:
+            source, line = produce.origin(record)
             self.pending.setdefault(record.partition, []).append(
-                (record.offset, self.date(record.timestamp), line_of(record)))
+                (record.offset, ingest_date(record.timestamp),
+                 raw_line(record.value, source, line, record.partition, record.offset, record.timestamp)))
         if self.oldest is None:
             self.oldest = time.monotonic()
 
@@ -155,11 +166,9 @@ class _Lander(ConsumerRebalanceListener):
             topics.commit(self.consumer, offsets)
 
     def _write(self, partition: int, run: list[tuple[int, str, str]]) -> None:
-        name = file_name(partition, run[0][0], run[-1][0])
+        name = self.lab.file_name(partition, run[0][0], run[-1][0])
         directory = f"{self.settings.raw_zone}/ingest_date={run[0][1]}"
-        temp = f"{directory}/.{name}.tmp"
-        self.client.write(temp, data="".join(line + "\n" for _, _, line in run).encode(), overwrite=True)
-        self.client.rename(temp, f"{directory}/{name}")
+        self.lab.write_file(self.client, directory, name, "".join(line + "\n" for _, _, line in run).encode())
         self.stats.records += len(run)
         self.stats.files += 1
 
@@ -202,17 +211,16 @@ def land_csv(settings: Settings, csv_path: str | Path, client: InsecureClient | 
     under a hidden name and renamed.
     """
     client = client or settings.webhdfs()
+    lab = seams.load(settings, "04")
     source, now_ms = Path(csv_path).name, int(time.time() * 1000)
-    directory = f"{settings.raw_zone}/ingest_date={time.strftime('%Y-%m-%d', time.gmtime(now_ms / 1000))}"
+    directory = f"{settings.raw_zone}/ingest_date={lab.ingest_date(now_ms)}"
     offset = 0
     with open(csv_path, "rb") as stream:
         records = contract.read_records(stream)
         while chunk := list(itertools.islice(records, records_per_file)):
-            lines = "".join(raw_line(raw, source, line, 0, offset + i, now_ms) + "\n"
+            lines = "".join(lab.raw_line(raw, source, line, 0, offset + i, now_ms) + "\n"
                             for i, (line, raw) in enumerate(chunk))
-            name = file_name(0, offset, offset + len(chunk) - 1)
             # bytes: the hdfs package sends a str given with encoding= in tiny chunks
-            client.write(f"{directory}/.{name}.tmp", data=lines.encode(), overwrite=True)
-            client.rename(f"{directory}/.{name}.tmp", f"{directory}/{name}")
+            lab.write_file(client, directory, lab.file_name(0, offset, offset + len(chunk) - 1), lines.encode())
             offset += len(chunk)
     return offset

@@ -20,13 +20,14 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 from kafka import KafkaProducer
+from kafka.future import Future
 from kafka.partitioner.default import murmur2
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from pipeline import contract, topics
+from pipeline import contract, seams, topics
 from pipeline.settings import Settings
 
 COMPRESSION = "lz4"
@@ -52,7 +53,12 @@ class ProduceStats:
 
 
 def record_key(raw: bytes) -> bytes:
-    """The message key of a raw record: user_session, else user_id, else b""."""
+    """The message key of a raw record: its user_session field, else (the session is empty) its user_id
+    field, encoded as UTF-8; b"" when the record does not split into the contract's 9 fields.
+
+    The fields are those of ``contract.split_fields(contract.decode(raw))`` (RFC 4180: a quoted field may
+    hold commas and ``""``; bytes that are not UTF-8 read as U+FFFD), taken as they are (not trimmed).
+    Kafka sends the records of one key to one partition, so a session's events stay in their order."""
     if raw.isascii() and b'"' not in raw:
         fields = raw.split(b",")
     else:
@@ -61,6 +67,26 @@ def record_key(raw: bytes) -> bytes:
     if len(fields) != len(contract.FIELDS):
         return b""
     return fields[SESSION] or fields[USER_ID]
+
+
+def headers(source: str, line: int) -> list[tuple[str, bytes]]:
+    """A message's headers, in this order: ``source``, the file name as UTF-8 bytes, and ``line``, the
+    record's line number in the file as ASCII digits: ``headers("mine.csv", 42)`` is
+    ``[("source", b"mine.csv"), ("line", b"42")]``."""
+    return [("source", source.encode()), ("line", b"%d" % line)]
+
+
+def send_records(kafka: KafkaProducer, topic: str, records: Iterable[tuple[int, bytes]], source: str) -> int:
+    """Send each (line number, raw record) of ``records``, in their order, to ``topic`` with
+    ``kafka.send(topic, value=..., key=..., headers=...)``: the value is the record's bytes as they are,
+    the key ``record_key(raw)``, the headers ``headers(source, line)``. Leave the partition to ``kafka``:
+    the producer you are given picks it from the key, paces the sends and counts them. ``records`` can
+    be read only once. Returns how many records it passed to ``kafka.send`` (the caller flushes)."""
+    sent = 0
+    for line, raw in records:
+        kafka.send(topic, value=raw, key=record_key(raw), headers=headers(source, line))
+        sent += 1
+    return sent
 
 
 def origin(record) -> tuple[str | None, int | None]:
@@ -78,16 +104,57 @@ def _partition(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-class _Failures:
-    """Counts failed deliveries from the send futures' errbacks."""
+class _AnotherShare(Future):
+    """The future ``_Share.send`` returns for a record another process sends: done, with no metadata."""
 
-    def __init__(self) -> None:
-        self.count = 0
-        self.first: BaseException | None = None
+    def get(self, timeout: float | None = None) -> None:
+        return None
 
-    def __call__(self, error: BaseException) -> None:
-        self.count += 1
-        self.first = self.first or error
+
+_ANOTHER_SHARE = _AnotherShare().success(None)
+
+
+class _Share:
+    """The producer that a stage's ``send_records`` sends with: one process's share of the partitions.
+
+    Every process reads the whole file; this wrapper sends the records whose partition p has
+    p % shares == share and drops the others, paces them to ``rate`` per second, counts
+    them for the progress bar and counts failed deliveries from the send futures' errbacks.
+    """
+
+    def __init__(self, kafka: KafkaProducer, partitions: int, shares: int, share: int, rate: float | None,
+                 counts, show: Callable[[], None]):
+        self.kafka, self.partitions, self.shares, self.share = kafka, partitions, shares, share
+        self.rate, self.counts, self.show = rate, counts, show
+        self.records = self.bytes = self.failed = 0
+        self.first_failure: BaseException | None = None
+        self.started = time.monotonic()
+
+    def send(self, topic: str, value: bytes, key: bytes | None = None, headers=None, partition: int | None = None):
+        if partition is None:
+            partition = _partition(key or b"", self.partitions)
+        if partition % self.shares != self.share:
+            return _ANOTHER_SHARE
+        future = self.kafka.send(topic, value=value, key=key, partition=partition, headers=headers)
+        future.add_errback(self._failed)
+        self.records += 1
+        self.bytes += len(value)
+        if self.records % 10_000 == 0:
+            self.counts[self.share] = self.records
+            self.show()
+        if self.rate and self.records % max(1, int(self.rate) // 20) == 0:
+            ahead = self.records / self.rate - (time.monotonic() - self.started)
+            if ahead > 0:
+                time.sleep(ahead)
+        return future
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every record sent so far is delivered (the stage flushes anyway)."""
+        self.kafka.flush(timeout)
+
+    def _failed(self, error: BaseException) -> None:
+        self.failed += 1
+        self.first_failure = self.first_failure or error
 
 
 def producer(settings: Settings, **overrides) -> KafkaProducer:
@@ -142,47 +209,33 @@ def produce(settings: Settings, path: str | os.PathLike, rate: float | None = No
             results = topics.in_processes([partial(share, number) for number in range(processes)], while_waiting=show)
         show()
     records, size = sum(r[0] for r in results), sum(r[1] for r in results)
-    failed = [r[2] for r in results if r[2] is not None]
+    failed = [r for r in results if r[2]]
     if failed:
-        raise DeliveryError(f"{sum(f.count for f in failed)} of {records} records were not delivered to "
-                            f"{settings.raw_topic}: {failed[0].first!r}")
+        raise DeliveryError(f"{sum(r[2] for r in failed)} of {records} records were not delivered to "
+                            f"{settings.raw_topic}: {failed[0][3]!r}")
     return ProduceStats(records=records, bytes=size, seconds=time.monotonic() - started)
 
 
 def _send(settings: Settings, path: Path, rate: float | None, loop: bool, live: bool, positions, counts,
-          shares: int, share: int, show: Callable[[], None] = lambda: None) -> tuple[int, int, _Failures | None]:
-    """One producer's part of `produce`: the records of the partitions p with p % shares == share.
-
-    Returns (records sent, their bytes, the failures or None).
-    """
+          shares: int, share: int, show: Callable[[], None] = lambda: None) -> tuple[int, int, int, BaseException | None]:
+    """One producer's part of `produce`: the records of the partitions p with p % shares == share, sent by
+    the lab 02 ``send_records`` of ``settings``. Returns (records sent, their bytes, failed deliveries, the first
+    failure)."""
+    send_records = seams.function(settings, "02", "send_records")
     kafka = producer(settings)
-    partitions = len(kafka.partitions_for(settings.raw_topic))
-    source = path.name.encode()
-    failures = _Failures()
-    records = size = 0
-    started = time.monotonic()
+    sender = _Share(kafka, len(kafka.partitions_for(settings.raw_topic)), shares, share, rate, counts, show)
+
+    def records(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+        for number, (line, raw) in enumerate(contract.read_records(stream), start=1):
+            yield line, restamp(raw) if live else raw
+            if number % 10_000 == 0:
+                positions[share] = stream.tell()
+
     try:
         while True:
             with path.open("rb") as stream:
-                for line, raw in contract.read_records(stream):
-                    if live:
-                        raw = restamp(raw)
-                    key = record_key(raw)
-                    partition = _partition(key, partitions)
-                    if partition % shares != share:
-                        continue
-                    kafka.send(settings.raw_topic, value=raw, key=key, partition=partition,
-                               headers=[("source", source), ("line", b"%d" % line)]).add_errback(failures)
-                    records += 1
-                    size += len(raw)
-                    if records % 10_000 == 0:
-                        positions[share], counts[share] = stream.tell(), records
-                        show()
-                    if rate and records % max(1, int(rate) // 20) == 0:
-                        ahead = records / rate - (time.monotonic() - started)
-                        if ahead > 0:
-                            time.sleep(ahead)
-                positions[share], counts[share] = stream.tell(), records
+                send_records(sender, settings.raw_topic, records(stream), path.name)
+                positions[share], counts[share] = stream.tell(), sender.records
             if not loop:
                 break
     except KeyboardInterrupt:
@@ -191,4 +244,4 @@ def _send(settings: Settings, path: Path, rate: float | None, loop: bool, live: 
     finally:
         kafka.flush()
         kafka.close()
-    return records, size, failures if failures.count else None
+    return sender.records, sender.bytes, sender.failed, sender.first_failure

@@ -5,18 +5,9 @@ within a watermark) → ``aggregates`` (one stateful aggregation, output mode up
 ``hbase_writer`` (foreachBatch puts). ``events`` and ``aggregates`` are pure DataFrame
 functions, so unit tests run them on static or file-stream DataFrames.
 
-HBase layout (every value ASCII text; counts are ``view``, ``cart``, ``remove_from_cart``,
-``purchase``, and ``revenue`` is the sum of the purchase prices, exact decimal, 2 places):
-
-* ``settings.minute_table``: row key = the event's minute, UTC, ``YYYYMMDDHHMM``, so a scan
-  from a minute on returns the minutes in time order;
-* ``settings.product_table``: row key = product_id in plain decimal (no padding: readers get
-  products by id or scan them all, never by range);
-* ``settings.total_table``: one row, ``all``, the totals over every event;
-* these three have one column per count and ``c:revenue`` in family ``c``;
-* ``settings.minute_product_table``: row key = the minute as above, one cell per product with
-  events in that minute, ``p:<product_id>`` = the five values separated by spaces (a wide row,
-  so the last 15 minutes' products are 15 rows in one scan).
+The HBase layout (a minute, product, minute-product and total table) and its readers
+(``minute_counts``, ``latest_minute``, ``product_totals``, ``top_products``, ``totals``) are in
+``pipeline/store.py``, which the dashboard imports without Spark.
 
 Exactly-once in effect: the values are absolute totals kept in Spark's state (checkpoint
 on HDFS), and every put overwrites all five columns, so a batch redone after a crash or
@@ -50,29 +41,21 @@ from __future__ import annotations
 import itertools
 import signal
 import threading
-from contextlib import contextmanager
-from decimal import Decimal
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
-import happybase
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from pipeline import clean, topics
+from pipeline import clean, seams, topics
 from pipeline import spark as spark_session
 from pipeline.contract import EVENT_TYPES
 from pipeline.settings import Settings
+from pipeline.store import COLUMNS, MINUTE, MINUTE_PRODUCT, PRODUCT, PRODUCT_FAMILY, TOTAL, TOTAL_KEY, VALUES, _tables
 
 WATERMARK_DELAY = "7 days"
 PROCESSING_TIME = "2 seconds"  # between micro-batches of a running stream
-# the `table` labels of ``aggregates``' rows
-MINUTE, PRODUCT, MINUTE_PRODUCT, TOTAL = "minute", "product", "minute_product", "total"
-MINUTE_FORMAT = "yyyyMMddHHmm"
-TOTAL_KEY = "all"
-FAMILY, PRODUCT_FAMILY = "c", "p"
-VALUES = (*EVENT_TYPES, "revenue")
-COLUMNS = {name: f"{FAMILY}:{name}".encode() for name in VALUES}
+MINUTE_FORMAT = "yyyyMMddHHmm"  # Spark's pattern of the minute row keys (store.MINUTE's table)
 # Named after the aggregation's layout: a changed `aggregates` starts a new checkpoint from the
 # earliest offset, which rewrites every table, instead of adding new rows to the old state's.
 CHECKPOINT = "realtime-v2"
@@ -119,11 +102,15 @@ def events(messages: DataFrame, watermark_delay: str = WATERMARK_DELAY) -> DataF
 
 
 def aggregates(events: DataFrame) -> DataFrame:
-    """Totals per HBase cell group: table (a label), row_key, a count per event type, revenue.
+    """The totals of ``events`` per HBase row, in one stateful aggregation (one state, one read of the stream).
 
-    Each event counts once towards its minute, its product, its (minute, product) pair
-    (row_key ``<minute>|<product_id>``) and the grand total, so one aggregation (one state,
-    one read of the stream) serves every table.
+    ``events``: distinct valid events, columns event_time (timestamp), event_type, product_id (long),
+    price (decimal(38,2)), row_id. Each event counts once towards four rows, each a (table label,
+    row_key): (MINUTE, its UTC minute as ``yyyyMMddHHmm``), (PRODUCT, its product_id in plain decimal),
+    (MINUTE_PRODUCT, ``<minute>|<product_id>``) and (TOTAL, TOTAL_KEY).
+    Returns one row per (table, row_key) with the columns table, row_key, view, cart,
+    remove_from_cart, purchase (the counts, 0 when none) and revenue (the exact sum of the purchase
+    prices only, decimal(38,2), 0.00 when none).
     """
     minute = F.date_format("event_time", MINUTE_FORMAT)
     product = F.col("product_id").cast("string")
@@ -139,10 +126,16 @@ def aggregates(events: DataFrame) -> DataFrame:
     return rows.groupBy("table", "row_key").agg(*counts, revenue.cast("decimal(38,2)").alias("revenue"))
 
 
-def puts(batch: DataFrame) -> Iterator[tuple[str, bytes, dict[bytes, bytes]]]:
-    """(table label, row key, cells) for each row of a batch of ``aggregates``: all five columns of
-    its row, or for MINUTE_PRODUCT the one product cell of its minute's row."""
-    for row in batch.toLocalIterator():
+def puts(rows: Iterable[Row]) -> Iterator[tuple[str, bytes, dict[bytes, bytes]]]:
+    """The HBase puts of a micro-batch of ``aggregates`` rows: one (table label, row key, cells) per row,
+    key and cells as bytes, every value ASCII text; each put overwrites the absolute totals HBase holds.
+
+    MINUTE, PRODUCT and TOTAL rows: the key is row_key; the cells are all five COLUMNS (c:view,
+    c:cart, c:remove_from_cart, c:purchase: the counts; c:revenue: the revenue with 2 decimals),
+    zeros included. A MINUTE_PRODUCT row is one cell of its minute's row: the key is the minute,
+    the cell ``p:<product_id>`` holds the five values in VALUES order, separated by spaces.
+    """
+    for row in rows:
         texts = [*(str(row[name]) for name in EVENT_TYPES), f"{row.revenue:.2f}"]
         if row.table == MINUTE_PRODUCT:
             minute, product = row.row_key.split("|")
@@ -151,39 +144,15 @@ def puts(batch: DataFrame) -> Iterator[tuple[str, bytes, dict[bytes, bytes]]]:
             yield row.table, row.row_key.encode(), {COLUMNS[name]: text.encode() for name, text in zip(VALUES, texts)}
 
 
-def values(data: dict[bytes, bytes]) -> dict:
-    """The counts (int) and revenue (Decimal) of one HBase row's columns."""
-    return parse_values([data[COLUMNS[name]] for name in VALUES])
-
-
-def zero() -> dict:
-    """The values of a row without events: zero counts, revenue 0.00."""
-    return {**dict.fromkeys(EVENT_TYPES, 0), "revenue": Decimal("0.00")}
-
-
-def parse_values(texts: list[bytes]) -> dict:
-    """{view, cart, remove_from_cart, purchase: int, revenue: Decimal} from the five values as text."""
-    return {**{name: int(text) for name, text in zip(EVENT_TYPES, texts)}, "revenue": Decimal(texts[-1].decode())}
-
-
-@contextmanager
-def _tables(settings: Settings, connection: happybase.Connection | None = None) -> Iterator[dict[str, happybase.Table]]:
-    """The tables by label, created when missing (by the writer or a reader), on ``connection`` or a new one."""
-    names = {MINUTE: settings.minute_table, PRODUCT: settings.product_table,
-             MINUTE_PRODUCT: settings.minute_product_table, TOTAL: settings.total_table}
-    with settings.hbase_using(connection) as connection:
-        settings.ensure_hbase_tables({name: PRODUCT_FAMILY if label == MINUTE_PRODUCT else FAMILY
-                                      for label, name in names.items()}, connection)
-        yield {label: connection.table(name) for label, name in names.items()}
-
-
 def hbase_writer(settings: Settings) -> Callable[[DataFrame, int], None]:
     """The foreachBatch function: every updated total overwrites its HBase row."""
+
+    to_puts = seams.function(settings, "07", "puts")
 
     def write(batch: DataFrame, batch_id: int) -> None:
         # The first row comes once the batch's job is done; only then is HBase connected, because
         # its Thrift server closes a connection that has been idle for 60 s (a long first batch).
-        rows = puts(batch)
+        rows = iter(to_puts(batch.toLocalIterator()))
         first = next(rows, None)
         if first is None:
             return
@@ -207,8 +176,10 @@ def kafka_messages(spark: SparkSession, settings: Settings) -> DataFrame:
 
 
 def start(messages: DataFrame, checkpoint: str, write: Callable[[DataFrame, int], None], trigger: dict,
-          watermark_delay: str = WATERMARK_DELAY) -> StreamingQuery:
-    """Start the aggregation of ``messages`` into ``write`` (foreachBatch), checkpointed at ``checkpoint``.
+          watermark_delay: str = WATERMARK_DELAY,
+          aggregate: Callable[[DataFrame], DataFrame] = aggregates) -> StreamingQuery:
+    """Start the aggregation (``aggregate``, lab 07's ``aggregates``) of ``messages`` into ``write``
+    (foreachBatch), checkpointed at ``checkpoint``.
 
     The session's configuration is left as it was (STREAM_CONF applies to the query only).
     """
@@ -217,7 +188,7 @@ def start(messages: DataFrame, checkpoint: str, write: Callable[[DataFrame, int]
     for name, value in STREAM_CONF.items():
         conf.set(name, value)
     try:
-        return (aggregates(events(messages, watermark_delay)).writeStream
+        return (aggregate(events(messages, watermark_delay)).writeStream
                 .outputMode("update")
                 .foreachBatch(write)
                 .option("checkpointLocation", checkpoint)
@@ -262,7 +233,7 @@ def run(settings: Settings, available_now: bool = False, processing_time: str = 
         trigger = {"availableNow": True} if available_now else {"processingTime": processing_time}
         checkpoint = settings.hdfs_uri(f"{settings.checkpoint_dir}/{CHECKPOINT}")
         query = start(kafka_messages(session, settings), checkpoint, hbase_writer(settings), trigger,
-                      watermark_delay)
+                      watermark_delay, seams.function(settings, "07", "aggregates"))
         if available_now:
             query.awaitTermination()
         else:
@@ -270,55 +241,3 @@ def run(settings: Settings, available_now: bool = False, processing_time: str = 
     finally:
         if spark is None:
             session.stop()
-
-
-def minute_counts(settings: Settings, since_minute: str, connection: happybase.Connection | None = None) -> list[dict]:
-    """Per-minute counts and revenue from ``since_minute`` ("YYYYMMDDHHMM", UTC) on, in time order."""
-    with _tables(settings, connection) as tables:
-        return [{"minute": key.decode(), **values(data)}
-                for key, data in tables[MINUTE].scan(row_start=since_minute.encode())]
-
-
-def latest_minute(settings: Settings, connection: happybase.Connection | None = None) -> str | None:
-    """The latest minute with events ("YYYYMMDDHHMM"), or None before the first."""
-    with _tables(settings, connection) as tables:
-        for key, _ in tables[MINUTE].scan(reverse=True, limit=1, columns=[COLUMNS["view"]]):
-            return key.decode()
-    return None
-
-
-def product_totals(settings: Settings, product_ids: list[int] | None = None,
-                   connection: happybase.Connection | None = None) -> list[dict]:
-    """Counts and revenue of the given products (those with events), or of every product."""
-    with _tables(settings, connection) as tables:
-        table = tables[PRODUCT]
-        rows = table.scan() if product_ids is None else table.rows([str(p).encode() for p in product_ids])
-        return [{"product_id": int(key), **values(data)} for key, data in rows]
-
-
-def top_products(settings: Settings, since_minute: str, limit: int = 10,
-                 connection: happybase.Connection | None = None) -> list[dict]:
-    """The products with the most revenue (then purchases, views, lowest id) in the minutes from
-    ``since_minute`` on, with their counts and revenue summed over those minutes."""
-    sums: dict[int, dict] = {}
-    with _tables(settings, connection) as tables:
-        for _, cells in tables[MINUTE_PRODUCT].scan(row_start=since_minute.encode()):
-            for column, text in cells.items():
-                product = int(column.split(b":", 1)[1])
-                row = parse_values(text.split())
-                total = sums.setdefault(product, dict.fromkeys(row, 0))
-                for name, value in row.items():
-                    total[name] += value
-    ranked = sorted(sums.items(), key=lambda item: (-item[1]["revenue"], -item[1]["purchase"], -item[1]["view"],
-                                                    item[0]))
-    return [{"product_id": product, **row} for product, row in ranked[:limit]]
-
-
-def totals(settings: Settings, connection: happybase.Connection | None = None) -> dict:
-    """Totals over every event: ``events``, ``events_by_type``, ``purchases``, ``revenue`` (the summary's names)."""
-    with _tables(settings, connection) as tables:
-        data = tables[TOTAL].row(TOTAL_KEY.encode())
-    row = values(data) if data else zero()
-    by_type = {name: row[name] for name in EVENT_TYPES}
-    return {"events": sum(by_type.values()), "events_by_type": by_type, "purchases": by_type["purchase"],
-            "revenue": row["revenue"]}

@@ -6,11 +6,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from pipeline import analyze, clean, hbase_sink, landing, lag, produce, realtime, topics
+from pipeline import analyze, clean, hbase_sink, landing, lag, produce, realtime, seams, topics
 from pipeline.settings import Settings
 
 CATCH_UP_TIMEOUT_S = 1800
@@ -23,8 +24,15 @@ class RunReport:
 
 
 def _consume(stage: str, settings: Settings, idle_timeout_s: float | None) -> None:
-    """Child process body: one consumer stage until SIGTERM (then it flushes and commits) or idle."""
-    {"hbase-sink": hbase_sink.run, "landing": landing.run}[stage](settings, idle_timeout_s=idle_timeout_s)
+    """Child process body: one consumer stage until SIGTERM (then it flushes and commits) or idle; a student's
+    unfinished lab code ends it with one line instead of a traceback."""
+    try:
+        {"hbase-sink": hbase_sink.run, "landing": landing.run}[stage](settings, idle_timeout_s=idle_timeout_s)
+    except Exception as error:
+        message = seams.unfinished(error)
+        if message is None:
+            raise
+        sys.exit(f"{stage}: {message}")
 
 
 class Consumers:

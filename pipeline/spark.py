@@ -23,6 +23,9 @@ def session(settings: Settings, app_name: str, master: str | None = None, event_
     call starts the session (a session already running in this process is returned as it is).
     """
     os.environ.setdefault("SPARK_CONF_DIR", SPARK_CONF_DIR)
+    # Spark's HDFS client acts as the same user as the WebHDFS one (settings.hdfs_user), not as the OS
+    # account: else a directory Spark creates may be one the WebHDFS writes cannot enter.
+    os.environ["HADOOP_USER_NAME"] = settings.hdfs_user
     builder = (
         SparkSession.builder.appName(f"{settings.namespace}:{app_name}")
         .master(master or settings.spark_master)

@@ -6,14 +6,13 @@ from __future__ import annotations
 import csv
 import json
 import threading
-import uuid
 
 import pytest
 from waitress.server import create_server
 
 from dashboard import create_app
 from datasets import generate
-from pipeline import analyze, clean, hbase_sink, landing, produce, realtime, settings, topics
+from pipeline import analyze, clean, hbase_sink, landing, produce, readback, realtime
 from pipeline import spark as spark_session
 
 STAGES = ("kafka", "hbase-thrift", "namenode", "datanode", "spark-master", "spark-worker")
@@ -52,12 +51,9 @@ def lab(require, dataset):
     """Settings of a fresh namespace holding the pipeline's results for ``dataset``."""
     for name in STAGES:
         require(name)
-    namespace = settings.load(namespace=f"t{uuid.uuid4().hex[:12]}")
-    try:
+    with readback.scratch_namespace() as namespace:
         push(namespace, dataset)
         yield namespace
-    finally:
-        topics.drop_namespace(namespace)
 
 
 @pytest.fixture(scope="session")

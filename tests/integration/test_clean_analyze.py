@@ -114,7 +114,7 @@ def test_clean_and_analyze_on_the_cluster(require, unique, tmp_path):
             assert summary[key] == value, key
         with client.read(settings.breakdowns_path, encoding="utf-8") as reader:
             assert json.load(reader) == breakdowns_reference.breakdowns([e[1:6] for e in events])
-        for name in analyze.QUERIES:
+        for name in (*analyze.SUMMARY_MARTS, *analyze.BREAKDOWN_QUERIES):
             assert client.status(f"{settings.marts_zone}/{name}/_SUCCESS", strict=False), name
         again = clean.run(settings, spark)  # a rerun overwrites instead of adding
         assert again == counts

@@ -16,7 +16,7 @@ from kafka.admin import KafkaAdminClient
 import datasets
 from labctl import health
 from pipeline import produce, topics
-from tests.integration.conftest import hbase_row_count, raw_zone, topic_records
+from pipeline.readback import hbase_row_count, raw_zone, topic_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

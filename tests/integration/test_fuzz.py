@@ -8,7 +8,7 @@ import random
 import pytest
 
 from pipeline import contract, hbase_sink, landing, produce
-from tests.integration.conftest import file_lines, hbase_row_count, raw_zone, topic_records
+from pipeline.readback import file_lines, hbase_row_count, raw_zone, topic_records
 
 pytestmark = pytest.mark.integration
 

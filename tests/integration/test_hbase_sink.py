@@ -12,8 +12,8 @@ from kafka import TopicPartition
 from kafka.admin import KafkaAdminClient, OffsetSpec
 
 import datasets
-from pipeline import contract, hbase_sink, produce, topics
-from tests.integration.conftest import file_lines, hbase_row_count, topic_records
+from pipeline import contract, hbase_sink, produce, store, topics
+from pipeline.readback import file_lines, hbase_row_count, topic_records
 
 pytestmark = pytest.mark.integration
 
@@ -60,10 +60,10 @@ def test_user_events_are_one_users_events_in_time_order(namespace):
     user = Counter(e.user_id for e in events).most_common(1)[0][0]
     mine = {e.row_id: e.as_dict() for e in events if e.user_id == user}
 
-    found = hbase_sink.user_events(namespace, user)
+    found = store.user_events(namespace, user)
     assert {e["row_id"]: e for e in found} == mine
     assert [e["event_time"] for e in found] == sorted(e["event_time"] for e in found)
-    assert hbase_sink.user_events(namespace, user + 10**12) == []
+    assert store.user_events(namespace, user + 10**12) == []
 
 
 def test_latest_purchases_are_the_distinct_purchases_latest_first(namespace):
@@ -73,10 +73,10 @@ def test_latest_purchases_are_the_distinct_purchases_latest_first(namespace):
     purchases = {e.row_id: e.as_dict() for e in events if isinstance(e, contract.Event) and e.event_type == "purchase"}
     assert purchases
 
-    everything = hbase_sink.latest_purchases(namespace, limit=len(purchases) + 10)
+    everything = store.latest_purchases(namespace, limit=len(purchases) + 10)
     assert {e["row_id"]: e for e in everything} == purchases
     assert [e["event_time"] for e in everything] == sorted((e["event_time"] for e in everything), reverse=True)
-    assert hbase_sink.latest_purchases(namespace, limit=5) == everything[:5]
+    assert store.latest_purchases(namespace, limit=5) == everything[:5]
 
 
 def test_workers_racing_to_create_the_tables_all_go_on(namespace):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import lag, landing, produce
-from tests.integration.conftest import file_lines, raw_zone
+from pipeline.readback import file_lines, raw_zone
 from tests.integration.test_hbase_sink import rewind
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import datasets
-from pipeline import produce, realtime
-from tests.integration.conftest import hbase_row_count, raw_zone
+from pipeline import produce, store
+from pipeline.readback import hbase_row_count, raw_zone
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -45,7 +45,7 @@ def test_lab_pipeline_run_end_to_end(namespace, require, tmp_path):
     }
     assert hbase_row_count(namespace) == expected["clean_events"]
 
-    streamed = realtime.totals(namespace)
+    streamed = store.totals(namespace)
     kpis = summary["kpis"]
     assert streamed["events"] == kpis["events"] == expected["clean_events"]
     assert streamed["events_by_type"] == kpis["events_by_type"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import produce
-from tests.integration.conftest import file_lines, topic_records
+from pipeline.readback import file_lines, topic_records
 
 pytestmark = pytest.mark.integration
 

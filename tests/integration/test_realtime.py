@@ -14,7 +14,7 @@ import pytest
 import requests
 
 import datasets
-from pipeline import contract, produce, realtime
+from pipeline import contract, produce, realtime, store
 from pipeline import spark as spark_session
 from tests.realtime_reference import aggregates as reference, csv_records
 
@@ -39,14 +39,14 @@ def write_csv(path, header: bytes, records: list[bytes]):
 
 def assert_streamed_equal_batch(lab, records: list[bytes]) -> None:
     expected = reference(records)
-    assert realtime.totals(lab) == expected["totals"]
-    minutes = {row.pop("minute"): row for row in realtime.minute_counts(lab, "000000000000")}
+    assert store.totals(lab) == expected["totals"]
+    minutes = {row.pop("minute"): row for row in store.minute_counts(lab, "000000000000")}
     assert minutes == expected["minutes"]
     products = expected["products"]
     top = sorted(products, key=lambda p: (-products[p]["revenue"], p))[:10]
-    got = {row.pop("product_id"): row for row in realtime.product_totals(lab, top)}
+    got = {row.pop("product_id"): row for row in store.product_totals(lab, top)}
     assert got == {p: products[p] for p in top}
-    assert len(realtime.product_totals(lab)) == len(products)
+    assert len(store.product_totals(lab)) == len(products)
 
 
 def command_lines() -> list[str]:
@@ -107,9 +107,9 @@ def test_running_stream_follows_a_live_produce_and_stops_on_sigterm(lab):
         # Batches every 2 s while the sample arrives over about 10 s: the 3 partitions are read unevenly.
         produce.produce(lab, SAMPLE, rate=1000, progress=False)
         deadline = time.monotonic() + 300
-        while realtime.totals(lab) != expected and time.monotonic() < deadline and stream.poll() is None:
+        while store.totals(lab) != expected and time.monotonic() < deadline and stream.poll() is None:
             time.sleep(2)
-        assert realtime.totals(lab) == expected
+        assert store.totals(lab) == expected
         assert all(realtime.JVM_OPTIONS in line.split() for line in stream_jvms(lab))
         stream.send_signal(signal.SIGTERM)
         assert stream.wait(timeout=120) == 0

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 from pyspark.sql import functions as F
 
-from pipeline import contract, realtime, settings
+from pipeline import contract, realtime, settings, store
 from pipeline import spark as spark_session
 from tests.realtime_reference import aggregates as reference, csv_records
 
@@ -66,14 +66,14 @@ def test_aggregates_equal_a_plain_python_computation(spark, records):
     assert dict(result.dtypes)["revenue"] == "decimal(38,2)"
     rows = result.collect()
     expected = reference(records)
-    got = {table: {row.row_key: {name: row[name] for name in realtime.VALUES}
+    got = {table: {row.row_key: {name: row[name] for name in store.VALUES}
                    for row in rows if row.table == table}
-           for table in (realtime.MINUTE, realtime.PRODUCT, realtime.MINUTE_PRODUCT, realtime.TOTAL)}
-    assert got[realtime.MINUTE] == expected["minutes"]
-    assert got[realtime.PRODUCT] == {str(k): v for k, v in expected["products"].items()}
-    assert got[realtime.MINUTE_PRODUCT] == {f"{minute}|{product}": row for minute, products in
-                                            expected["minute_products"].items() for product, row in products.items()}
-    total = got[realtime.TOTAL][realtime.TOTAL_KEY]
+           for table in (store.MINUTE, store.PRODUCT, store.MINUTE_PRODUCT, store.TOTAL)}
+    assert got[store.MINUTE] == expected["minutes"]
+    assert got[store.PRODUCT] == {str(k): v for k, v in expected["products"].items()}
+    assert got[store.MINUTE_PRODUCT] == {f"{minute}|{product}": row for minute, products in
+                                         expected["minute_products"].items() for product, row in products.items()}
+    total = got[store.TOTAL][store.TOTAL_KEY]
     assert {name: total[name] for name in contract.EVENT_TYPES} == expected["totals"]["events_by_type"]
     assert total["revenue"] == expected["totals"]["revenue"]
 
@@ -85,16 +85,16 @@ class FakeTables:
         self.rows: dict[tuple[str, bytes], dict[bytes, bytes]] = {}
 
     def write(self, batch, batch_id):
-        for label, key, data in realtime.puts(batch):
+        for label, key, data in realtime.puts(batch.toLocalIterator()):
             self.rows.setdefault((label, key), {}).update(data)
 
     def table(self, label):
-        return {key.decode(): realtime.values(data) for (table, key), data in self.rows.items() if table == label}
+        return {key.decode(): store.values(data) for (table, key), data in self.rows.items() if table == label}
 
     def minute_products(self):
         """{minute: {product_id: row}} from the wide rows of the minute-product table."""
-        return {key.decode(): {int(column.split(b":")[1]): realtime.parse_values(text.split()) for column, text in data.items()}
-                for (table, key), data in self.rows.items() if table == realtime.MINUTE_PRODUCT}
+        return {key.decode(): {int(column.split(b":")[1]): store.parse_values(text.split()) for column, text in data.items()}
+                for (table, key), data in self.rows.items() if table == store.MINUTE_PRODUCT}
 
 
 def stream_files(directory: Path, parts: list[list[bytes]]) -> None:
@@ -134,7 +134,7 @@ def test_a_restart_from_the_checkpoint_neither_loses_nor_doubles(spark, records,
     assert offsets[provider] == realtime.STREAM_CONF[provider]
     assert offsets["spark.sql.shuffle.partitions"] == "1" != session_partitions
     assert spark.conf.get("spark.sql.shuffle.partitions") == session_partitions
-    assert sink.table(realtime.MINUTE) == reference(first)["minutes"]
+    assert sink.table(store.MINUTE) == reference(first)["minutes"]
 
     # Redelivered records after the restart: the last few are within the watermark (the dedup state
     # must catch them), older ones are late; a valid event a month older than the rest is late too.
@@ -146,11 +146,11 @@ def test_a_restart_from_the_checkpoint_neither_loses_nor_doubles(spark, records,
     drain(spark, directory, checkpoint, sink, delay)
 
     expected = reference(records)
-    assert sink.table(realtime.MINUTE) == expected["minutes"]
-    assert sink.table(realtime.PRODUCT) == {str(k): v for k, v in expected["products"].items()}
+    assert sink.table(store.MINUTE) == expected["minutes"]
+    assert sink.table(store.PRODUCT) == {str(k): v for k, v in expected["products"].items()}
     assert sink.minute_products() == expected["minute_products"]
-    assert sink.table(realtime.TOTAL)[realtime.TOTAL_KEY]["revenue"] == expected["totals"]["revenue"]
-    assert all(re.fullmatch(rb"[0-9]+\.[0-9]{2}", data[realtime.COLUMNS["revenue"]])
-               for (table, _), data in sink.rows.items() if table != realtime.MINUTE_PRODUCT)
+    assert sink.table(store.TOTAL)[store.TOTAL_KEY]["revenue"] == expected["totals"]["revenue"]
+    assert all(re.fullmatch(rb"[0-9]+\.[0-9]{2}", data[store.COLUMNS["revenue"]])
+               for (table, _), data in sink.rows.items() if table != store.MINUTE_PRODUCT)
     assert all(re.fullmatch(rb"([0-9]+ ){4}[0-9]+\.[0-9]{2}", text)
-               for (table, _), data in sink.rows.items() if table == realtime.MINUTE_PRODUCT for text in data.values())
+               for (table, _), data in sink.rows.items() if table == store.MINUTE_PRODUCT for text in data.values())
