@@ -25,30 +25,36 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 def kpis(summary: Summary) -> dict:
-    """The body of /api/kpis: the latest analytics run's ``kpis`` and its ``computed_at``."""
+    """The body of /api/kpis: ``{"computed_at": ..., "kpis": {...}}``, those two sections of the latest
+    analytics run's summary (``summary.get()``), unchanged. A source that cannot answer raises ``Unavailable``:
+    let it go, the app answers it with ``unavailable``."""
     return _sections(summary.get(), "kpis")
 
 
 def daily(summary: Summary) -> dict:
-    """The body of /api/daily: the run's events, purchases and revenue per day (``daily``) and its ``computed_at``."""
+    """The body of /api/daily: ``{"computed_at": ..., "daily": [...]}``, the run's events, purchases and
+    revenue per day and when it was computed, from its summary (``summary.get()``), unchanged."""
     return _sections(summary.get(), "daily")
 
 
 def products(summary: Summary, category: str | None) -> dict:
-    """The body of /api/products: the run's ``top_products`` and its ``computed_at``; with a ``category``
-    (not empty), that category's top products and ``category`` (``UnknownCategory``, a 404, for one the run
-    did not see)."""
+    """The body of /api/products: ``{"computed_at", "top_products"}`` of the run's summary (``summary.get()``);
+    with a ``category`` (``?category=``, not empty), ``{"computed_at", "category", "top_products"}`` of that
+    category's breakdown (``summary.category(category)``, which raises ``UnknownCategory``, a 404 that names
+    the known categories, for one the run did not see)."""
     return _of_category(summary, category, "top_products")
 
 
 def live_totals(live: Live) -> dict:
-    """The body of /api/live/totals: the totals over every streamed event (the summary's names)."""
+    """The body of /api/live/totals: the totals over every streamed event (``live.totals()``, with the
+    summary's names), unchanged."""
     return live.totals()
 
 
 def customer(live: Live, text: str) -> tuple[dict, int]:
-    """The body and status of /api/customers/<text>: ({"user_id", "events"}, 200) with the user's events
-    in time order; ({"error"}, 400) when ``text`` is not a user id, ({"error"}, 404) when the user has no events."""
+    """The body and status of /api/customers/<text>: ``({"user_id": id, "events": [...]}, 200)`` with the
+    user's events in time order (``live.user_events(id)``); ``({"error": why}, 400)`` when ``text`` breaks the
+    data contract's id rule (``parse_user_id`` gives None); ``({"error": why}, 404)`` when the user has no events."""
     user_id = parse_user_id(text)
     if user_id is None:
         return {"error": "a user id is 1 to 19 digits, between 1 and 9223372036854775807"}, 400
@@ -59,7 +65,8 @@ def customer(live: Live, text: str) -> tuple[dict, int]:
 
 
 def unavailable(error: Unavailable) -> tuple[dict, int]:
-    """The body and status of an /api request whose source cannot answer: ({"error", "fix"}, 503)."""
+    """The body and status of an /api request whose source cannot answer: ``({"error": error.message,
+    "fix": error.fix}, 503)``, what is wrong and the command that fixes it."""
     return {"error": error.message, "fix": error.fix}, 503
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request, send_from_directory
+from pathlib import Path
 
+from flask import Blueprint, current_app, render_template, render_template_string, request, send_from_directory
+
+from dashboard import api
 from dashboard.sources import parse_user_id, pipeline_status
+from pipeline import seams
 
 bp = Blueprint("pages", __name__)
 
@@ -56,6 +60,27 @@ def customers():
 def health():
     return render_template("health.html", **pipeline_status(current_app.config["LAB_SETTINGS"],
                                                             current_app.extensions["summary"]))
+
+
+# Lab 08's page: the student writes it in this file of the lab's folder (the reference: templates/lab08.html).
+LAB08_PAGE = "kpis.html"
+
+
+@bp.get("/lab08")
+def lab08():
+    """Lab 08's page of KPIs, given ``kpis``: the body of /api/kpis."""
+    settings = current_app.config["LAB_SETTINGS"]
+    return lab08_page(settings, api.lab_functions(settings).kpis(current_app.extensions["summary"]))
+
+
+def lab08_page(settings, kpis: dict) -> str:
+    """Lab 08's page for ``kpis``: the student's labs/08-dashboard/kpis.html when ``settings`` run their lab 08
+    and it exists (read again at every request, autoescaped like every template), else the reference's."""
+    if seams.uses_student(settings, "08"):
+        page = Path(settings.labs_dir).expanduser() / seams.SEAMS["08"].folder / LAB08_PAGE
+        if page.is_file():
+            return render_template_string(page.read_text(encoding="utf-8"), kpis=kpis)
+    return render_template("lab08.html", kpis=kpis)
 
 
 def vendor(filename: str):

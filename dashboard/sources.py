@@ -46,10 +46,11 @@ class Unavailable(RuntimeError):
         self.fix = fix
 
 
-def lab_command(settings: Settings, command: str) -> str:
-    """A ``lab`` command line for the dashboard's namespace (``--namespace`` only when it is not the default)."""
-    prefix = "lab" if settings.namespace == Settings.namespace else f"lab --namespace {settings.namespace}"
-    return f"{prefix} {command}"
+def pipeline_command(settings: Settings, command: str) -> str:
+    """The ``lab pipeline`` command line of sub-command ``command`` for the dashboard's namespace
+    (``--namespace``, an option of ``lab pipeline``, only when it is not the default)."""
+    option = "" if settings.namespace == Settings.namespace else f" --namespace {settings.namespace}"
+    return f"lab pipeline{option} {command}"
 
 
 def hbase_down(settings: Settings) -> Unavailable:
@@ -89,7 +90,7 @@ class Summary:
         except _Missing:
             raise Unavailable(f"No analytics run exists yet in namespace {self.settings.namespace!r} "
                               f"({path} is missing on HDFS).",
-                              lab_command(self.settings, f"pipeline run --input {SAMPLE}")) from None
+                              pipeline_command(self.settings, f"run --input {SAMPLE}")) from None
 
     def breakdowns(self) -> dict:
         """The dashboard breakdowns (docs/data-contract.md) plus ``computed_at`` (of the breakdowns file)."""
@@ -98,7 +99,7 @@ class Summary:
             return self._document(path)
         except _Missing:
             raise Unavailable(f"The analytics run of {self.get()['computed_at']} predates the dashboard breakdowns "
-                              f"({path} is missing on HDFS).", lab_command(self.settings, "pipeline analyze")) from None
+                              f"({path} is missing on HDFS).", pipeline_command(self.settings, "analyze")) from None
 
     def category(self, name: str) -> dict:
         """One category's breakdown (``top_products``, ``top_brands``) plus ``category`` and ``computed_at``."""

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from datasets.cli import app as data_app
 from labctl import demo as demo_stage
-from labctl import check_runner, course, provision, stack, supervisor
+from labctl import check_runner, course, provision, serve, stack, supervisor
 from labctl.services import Service, UnknownService, load_services, select
 from pipeline import seams
 from pipeline.cli import app as pipeline_app
@@ -179,6 +179,50 @@ def demo_stop() -> None:
     """Stop the demo programs (the data stays)."""
     stack.stop([s for s in load_services() if s.demo])
     console.print("demo stopped")
+
+
+@app.command()
+def dashboard(
+    namespace: str = typer.Option(None, "--namespace", "-n", envvar="LAB_NAMESPACE",
+                                  help="The namespace whose data it shows (default: lab)."),
+    mine: bool = typer.Option(False, "--mine", help="Your lab 08 functions and page (labs/08-dashboard of "
+                              "$LAB_LABS_DIR, else this checkout) instead of the reference; "
+                              "saved edits apply at once."),
+    labs: Path = typer.Option(None, "--labs", file_okay=False, exists=True, help="Like --mine, with this labs folder."),
+    port: int = typer.Option(serve.DEFAULT_PORT, help="Its port (the provisioned dashboard has 5000)."),
+    host: str = typer.Option(None, help="The address it listens on (default: the web UIs' bind address of the "
+                             "playbook: 0.0.0.0 in the VM, for the forwarded port; else 127.0.0.1)."),
+    seconds: float = typer.Option(None, "--for", min=1, help="Stop after this many seconds (default: at Ctrl-C)."),
+    background: bool = typer.Option(False, "--background", help="Start it detached, wait until it answers, return."),
+    stop_it: bool = typer.Option(False, "--stop", help="Stop the dashboard that `lab dashboard` serves on --port."),
+) -> None:
+    """Serve a dashboard of your namespace with waitress (lab 08), by default on port 5001."""
+    from pipeline import settings as pipeline_settings
+
+    if stop_it:
+        pid = serve.stop(port)
+        console.print(f"stopped the dashboard on port {port} (pid {pid})" if pid else f"no dashboard on port {port}")
+        return
+    if mine and labs is None:
+        labs = seams.default_labs_dir()
+    try:
+        settings = pipeline_settings.load(namespace=namespace, labs_dir=str(labs.resolve()) if labs else None)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--namespace") from None
+    host = host or serve.bind_address()
+    try:
+        if not background:
+            serve.serve(settings, host, port, seconds, say=lambda line: console.print(line, markup=False,
+                                                                                      highlight=False))
+            return
+        pid, log = serve.start_background(settings, host, port, seconds)
+    except serve.ServeError as error:
+        err.print(f"[red]✗ {escape(str(error))}[/]")
+        raise typer.Exit(1) from None
+    code = "your lab 08 functions" if seams.uses_student(settings, "08") else "the reference"
+    console.print(f"your dashboard of namespace {settings.namespace} ({code}) answers at http://localhost:{port}/ "
+                  f"(pid {pid}, output in {log}); `lab dashboard --stop --port {port}` stops it",
+                  markup=False, highlight=False, soft_wrap=True)
 
 
 SPARK_MEMORY_MIB = 1200

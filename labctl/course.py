@@ -60,8 +60,9 @@ def checks_file(number: str | int, labs_dir: Path | None = None) -> Path:
 
 
 def student_files(number: str | int, labs_dir: Path) -> list[Path]:
-    """The Python files of a lab the student writes in ``labs_dir``: those of the lab's folder but
-    checks.py (the seam file and any helper beside it); the capstone's are also every seam file."""
+    """The files of a lab the student writes in ``labs_dir``: the lab folder's Python files but checks.py
+    (the seam file and any helper beside it), its YAML (lab 00's answers) and HTML (lab 08's page); the
+    capstone's are also every seam file."""
     chosen = lab(number)
     folders = [chosen.folder]
     if chosen.number == "09":
@@ -70,7 +71,7 @@ def student_files(number: str | int, labs_dir: Path) -> list[Path]:
     for folder in folders:
         directory = labs_dir / folder
         if directory.is_dir():
-            files.update(p for p in directory.rglob("*.py")
+            files.update(p for pattern in ("*.py", "*.yml", "*.html") for p in directory.rglob(pattern)
                          if p.name != "checks.py" and "__pycache__" not in p.parts)
     return sorted(files)
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from pyspark.sql import SparkSession
+
 from pipeline import analyze, clean, hbase_sink, landing, lag, produce, realtime, seams, topics
 from pipeline.settings import Settings
 
@@ -72,8 +74,10 @@ class Consumers:
 
 def run(settings: Settings, csv_path: str | os.PathLike, summary_out: Path | None = None,
         step: Callable[[str], None] = lambda message: None, progress: bool = True,
-        watermark_delay: str = realtime.WATERMARK_DELAY) -> RunReport:
-    """Push one CSV file through every stage; returns the producer's stats and the summary."""
+        watermark_delay: str = realtime.WATERMARK_DELAY, spark: SparkSession | None = None) -> RunReport:
+    """Push one CSV file through every stage; returns the producer's stats and the summary.
+
+    spark: the session of the Spark stages (real-time, clean, analyze); without it each makes its own."""
     topics.ensure_topics(settings)
     with Consumers(settings) as consumers:
         step(f"producing {csv_path} into {settings.raw_topic}")
@@ -87,9 +91,9 @@ def run(settings: Settings, csv_path: str | os.PathLike, summary_out: Path | Non
         lag.wait_caught_up(settings, [settings.hbase_sink_group, settings.landing_group],
                            CATCH_UP_TIMEOUT_S, on_poll=poll)
     step("draining the raw topic into the real-time aggregates")
-    realtime.run(settings, available_now=True, watermark_delay=watermark_delay)
+    realtime.run(settings, available_now=True, watermark_delay=watermark_delay, spark=spark)
     step("cleaning the raw zone")
-    clean.run(settings)
+    clean.run(settings, spark=spark)
     step("running the analytics")
-    summary = analyze.run(settings, summary_out=summary_out)
+    summary = analyze.run(settings, summary_out=summary_out, spark=spark)
     return RunReport(produced, summary)

@@ -79,6 +79,21 @@ def as_date(value) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
+def shown(row: tuple) -> str:
+    return "(" + ", ".join("null" if v is None else repr(v) if isinstance(v, str) else str(v) for v in row) + ")"
+
+
+def same_rows(name: str, columns_shown: str, got: list[tuple], wanted: list[tuple]) -> None:
+    """``got`` equals ``wanted``, else an AssertionError naming the first row that differs."""
+    if got == wanted:
+        return
+    place = next((i for i, (g, w) in enumerate(zip(got, wanted)) if g != w), min(len(got), len(wanted)))
+    found = shown(got[place]) if place < len(got) else "missing"
+    expected = shown(wanted[place]) if place < len(wanted) else "no such row"
+    raise AssertionError(f"{name} returned {len(got)} rows {columns_shown}, expected {len(wanted)}; row {place + 1} is "
+                         f"{found}, expected {expected}")
+
+
 @contextmanager
 def not_utc(spark, zone: str = OTHER_ZONE):
     """Run the code inside where local time is ``zone``: the Spark session's time zone, this process's (the driver's)
@@ -125,7 +140,7 @@ SHOP = [
 SHOP_FUNNEL = (3, 2, 2)  # view sessions s1 s2 s3; cart sessions s1 s3; purchase sessions s1 s4
 
 
-@check(points=1, spark=True, timeout=60,
+@check(points=1, spark=True, timeout=90,
        hint="A session counts once however many events it has, and an event without a session is in no session: "
             "count sessions (the sessions view has one row per session), not events.")
 def funnel_counts_sessions_not_events(ctx: Context) -> None:
@@ -137,7 +152,7 @@ def funnel_counts_sessions_not_events(ctx: Context) -> None:
                            f"carts; s4 buys 3 times; 3 events without a session) returned {got}, expected {wanted}")
 
 
-@check(points=2, spark=True, timeout=60,
+@check(points=2, spark=True, timeout=90,
        hint="Revenue is what customers paid: only purchase events bring money, whatever price a view shows. "
             "Orders and conversion count sessions (the funnel view has them), and money stays DECIMAL.")
 def kpis_count_sessions_and_sum_purchases_only(ctx: Context) -> None:
@@ -170,7 +185,7 @@ def rounding_shop() -> list[tuple]:
     return rows
 
 
-@check(points=2, spark=True, timeout=60,
+@check(points=2, spark=True, timeout=90,
        hint="A DOUBLE cannot hold 1.225 (it is 1.2249999...): divide DECIMALs and round once, half up, not half even. "
             "With no order, no view or no cart a ratio is 0: look for the division in the Spark SQL functions "
             "that tolerates a divisor of 0.")
@@ -230,7 +245,7 @@ def wanted_ranking(pairs: list[tuple]) -> list[tuple]:
     return [(key, Decimal(revenue), purchases) for key, revenue, purchases in pairs]
 
 
-@check(points=1, spark=True, timeout=60,
+@check(points=1, spark=True, timeout=90,
        hint="The best product is the one that brought the most money, not the one bought most often; equal revenue: "
             "the lower product_id first; a product only viewed competes with revenue 0.")
 def top_products_rank_by_revenue_then_product_id(ctx: Context) -> None:
@@ -239,12 +254,10 @@ def top_products_rank_by_revenue_then_product_id(ctx: Context) -> None:
     assert all(isinstance(row["revenue"], Decimal) for row in rows), "revenue must stay DECIMAL"
     wanted = wanted_ranking([(1005007, "100.00", 1), (1003, "30.00", 3), (2005, "30.00", 1), (3, "5.00", 1),
                              (40, "5.00", 1), (12, "2.00", 2), (5, "0", 0), (7, "0", 0), (31, "0", 0), (44, "0", 0)])
-    got = ranking(rows, "product_id")
-    assert got == wanted, (f"top_products of 14 products returned (product_id, revenue, purchases) {got}; "
-                           f"expected {wanted}")
+    same_rows("top_products of 14 products", "(product_id, revenue, purchases)", ranking(rows, "product_id"), wanted)
 
 
-@check(points=1, spark=True, timeout=60,
+@check(points=1, spark=True, timeout=90,
        hint="An event without a brand belongs to no brand: leave it out before ranking. Equal revenue: brands in "
             "alphabetical order.")
 def top_brands_leave_out_events_without_a_brand(ctx: Context) -> None:
@@ -253,11 +266,10 @@ def top_brands_leave_out_events_without_a_brand(ctx: Context) -> None:
     wanted = wanted_ranking([("zeta", "100.00", 1), ("acme", "35.00", 4), ("beta", "35.00", 2), ("delta", "0", 0),
                              ("echo", "0", 0), ("foxtrot", "0", 0), ("golf", "0", 0), ("hotel", "0", 0),
                              ("india", "0", 0), ("juliet", "0", 0)])
-    got = ranking(rows, "brand")
-    assert got == wanted, f"top_brands returned (brand, revenue, purchases) {got}; expected {wanted}"
+    same_rows("top_brands of 13 brands", "(brand, revenue, purchases)", ranking(rows, "brand"), wanted)
 
 
-@check(points=1, spark=True, timeout=60,
+@check(points=1, spark=True, timeout=90,
        hint="Only purchases bring revenue, so only categories with a purchase appear; a purchase without a category "
             "is counted under 'unknown', not dropped and not null.")
 def revenue_by_category_names_null_unknown(ctx: Context) -> None:
@@ -265,8 +277,7 @@ def revenue_by_category_names_null_unknown(ctx: Context) -> None:
     columns(rows, "revenue_by_category", ["category", "revenue", "purchases"])
     wanted = wanted_ranking([("electronics", "100.00", 1), ("appliances", "35.00", 4), ("computers", "35.00", 2),
                              ("unknown", "2.00", 2)])
-    got = ranking(rows, "category")
-    assert got == wanted, f"revenue_by_category returned (category, revenue, purchases) {got}; expected {wanted}"
+    same_rows("revenue_by_category", "(category, revenue, purchases)", ranking(rows, "category"), wanted)
 
 
 def days() -> list[tuple]:
@@ -284,7 +295,7 @@ def days() -> list[tuple]:
     return rows[::-1]
 
 
-@check(points=1, spark=True, timeout=60,
+@check(points=1, spark=True, timeout=90,
        hint="A day is the event_date the clean stage wrote (UTC), not a date computed from event_time in some time "
             "zone; a GROUP BY does not sort: say the order; a day without purchases has revenue 0.")
 def daily_rows_are_utc_days_in_date_order(ctx: Context) -> None:
@@ -302,8 +313,7 @@ def daily_rows_are_utc_days_in_date_order(ctx: Context) -> None:
             day[2] += row[6]
     wanted_list = [(day, *values) for day, values in sorted(wanted.items())]
     got = [(as_date(row["date"]), row["events"], row["purchases"], row["revenue"]) for row in got_rows]
-    assert got == wanted_list, (f"daily (under the session time zone {OTHER_ZONE}) returned (date, events, purchases, "
-                                f"revenue) {got}; expected {wanted_list}")
+    same_rows(f"daily (in the time zone {OTHER_ZONE})", "(date, events, purchases, revenue)", got, wanted_list)
 
 
 HOURS = ["2019-10-01 00:10:00", "2019-10-02 00:59:59", "2019-10-01 05:20:00", "2019-10-01 12:00:00",
@@ -311,7 +321,7 @@ HOURS = ["2019-10-01 00:10:00", "2019-10-02 00:59:59", "2019-10-01 05:20:00", "2
          "2019-10-05 23:00:00"]
 
 
-@check(points=1, spark=True, timeout=60,
+@check(points=1, spark=True, timeout=90,
        hint="Every hour 0-23 must have a row, even one without events: start from the 24 hours, not from the "
             "events. The hour is the event_hour the clean stage wrote (UTC), whatever the local time zone.")
 def hourly_has_all_24_utc_hours(ctx: Context) -> None:
@@ -359,7 +369,7 @@ def plain_python_kpis(path) -> dict:
     return {"kpis": kpis, "funnel": {"view_sessions": viewed, "cart_sessions": carted, "purchase_sessions": bought}}
 
 
-@check(points=2, spark=True, timeout=100, services=("namenode", "datanode"),
+@check(points=2, spark=True, timeout=180, services=("namenode", "datanode"),
        hint="Run `lab pipeline --mine --namespace $USER analyze` on your own dataset and compare its table with what "
             "you expect; the smaller checks above name the function to fix.")
 def analyze_summarises_a_generated_file_like_plain_python(ctx: Context) -> None:

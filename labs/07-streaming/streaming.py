@@ -39,7 +39,7 @@ def aggregates(events: DataFrame) -> DataFrame:
     remove_from_cart, purchase (the counts, 0 when none) and revenue (the exact sum of the purchase
     prices only, decimal(38,2), 0.00 when none).
     """
-    raise NotImplementedError("lab 07, step 1: write aggregates in labs/07-streaming/streaming.py")
+    raise NotImplementedError("lab 07, step 2: write aggregates in labs/07-streaming/streaming.py")
 
 
 def puts(rows: Iterable[Row]) -> Iterator[tuple[str, bytes, dict[bytes, bytes]]]:
@@ -51,4 +51,4 @@ def puts(rows: Iterable[Row]) -> Iterator[tuple[str, bytes, dict[bytes, bytes]]]
     zeros included. A MINUTE_PRODUCT row is one cell of its minute's row: the key is the minute,
     the cell ``p:<product_id>`` holds the five values in VALUES order, separated by spaces.
     """
-    raise NotImplementedError("lab 07, step 2: write puts in labs/07-streaming/streaming.py")
+    raise NotImplementedError("lab 07, step 3: write puts in labs/07-streaming/streaming.py")

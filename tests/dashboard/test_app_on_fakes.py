@@ -1,4 +1,4 @@
-"""The app on fake sources (tests/dashboard/fakes.py), without any service: pages and API answer, a source that
+"""The app on fake sources (dashboard/fakes.py), without any service: pages and API answer, a source that
 cannot answer is a 503 with {error, fix}, the customer lookup's 400/404, the category filter's 404; lab 08's
 functions on their own; and the web process never imports Spark."""
 
@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from dashboard import api, create_app
+from dashboard.fakes import (BREAKDOWNS, EVENTS, HOSTILE_BRAND, MINUTES, PURCHASES, SUMMARY, TOP_PRODUCTS, TOTALS,
+                             USER_ID, FakeLive, FakeSummary)
 from dashboard.sources import Unavailable, hbase_down
 from pipeline.settings import Settings
-from tests.dashboard.fakes import (BREAKDOWNS, EVENTS, HOSTILE_BRAND, MINUTES, PURCHASES, SUMMARY, TOP_PRODUCTS, TOTALS,
-                                   USER_ID, FakeLive, FakeSummary)
 
 pytestmark = pytest.mark.unit
 
@@ -164,11 +164,23 @@ def test_a_students_lab_08_file_serves_its_endpoints(tmp_path):
     assert app.test_client().get("/api/daily").get_json()["daily"] == SUMMARY["daily"]
 
 
+def test_lab_08_page_is_the_students_template_else_the_references(tmp_path):
+    assert "<th>orders</th>" in client().get("/lab08").get_data(as_text=True)
+    page = tmp_path / "08-dashboard" / "kpis.html"
+    page.parent.mkdir()
+    (page.parent / "api.py").write_text("from dashboard.api import *  # noqa\n")
+    page.write_text('{% extends "layout.html" %}{% block title %}Mine{% endblock %}'
+                    '{% block content %}<p>{{ kpis.kpis.orders }} {{ "<b>" }}</p>{% endblock %}')
+    app = create_app(Settings(namespace="fakes", labs_dir=str(tmp_path), student_labs="08"), FakeSummary(), FakeLive())
+    html = app.test_client().get("/lab08").get_data(as_text=True)
+    assert f"<p>{SUMMARY['kpis']['orders']} &lt;b&gt;</p>" in html and "<h1>Mine</h1>" in html
+
+
 def test_the_web_process_never_imports_spark():
     """The dashboard (its app, its requests) imports no Spark stage: pyspark would cost the web process
     memory and start-up time for nothing."""
     code = ("import json, sys; import dashboard; from pipeline.settings import Settings; "
-            "from tests.dashboard.fakes import FakeLive, FakeSummary; "
+            "from dashboard.fakes import FakeLive, FakeSummary; "
             "app = dashboard.create_app(Settings(namespace='fakes'), FakeSummary(), FakeLive()); "
             "[app.test_client().get(url) for url in ('/', '/api/kpis', '/api/live/totals', '/customers?user_id=5')]; "
             "print(json.dumps(sorted(sys.modules)))")

@@ -31,8 +31,9 @@ def test_no_analytics_run_yet(empty_client, unique):
     assert response.status_code == 503
     html = response.get_data(as_text=True)
     assert "No analytics run exists yet" in html
-    assert f"lab --namespace {unique} pipeline run --input datasets/sample/events.csv" in html
-    assert empty_client.get("/api/kpis").get_json()["fix"].endswith("pipeline run --input datasets/sample/events.csv")
+    assert f"lab pipeline --namespace {unique} run --input datasets/sample/events.csv" in html
+    fix = empty_client.get("/api/kpis").get_json()["fix"]
+    assert fix == f"lab pipeline --namespace {unique} run --input datasets/sample/events.csv"
 
 
 @pytest.mark.parametrize("url", ["/products", "/categories", "/api/categories", "/api/products?category=kids"])
@@ -46,7 +47,7 @@ def test_an_older_run_without_breakdowns(require, unique, url):
         assert response.status_code == 503
         text = response.get_data(as_text=True)
         assert "predates the dashboard breakdowns" in text
-        assert f"lab --namespace {unique} pipeline analyze" in text
+        assert f"lab pipeline --namespace {unique} analyze" in text
     finally:
         hdfs.delete(lab.hdfs_root, recursive=True)
 

@@ -1,5 +1,6 @@
 """Fake data sources for the dashboard: ``create_app(settings, FakeSummary(), FakeLive())`` serves every page
-and endpoint (but the pipeline health ones) from the fixed documents below, without HDFS or HBase.
+and endpoint (but the pipeline health ones) from the fixed documents below, without HDFS or HBase
+(the dashboard's tests and lab 08's checks use them).
 
 Each fake has the public methods of its real source (``dashboard.sources.Summary`` and ``Live``) and
 returns what they would for a tiny run; given ``down``, an ``Unavailable``, every method raises it.

@@ -1,0 +1,422 @@
+"""Public checks of lab 09 (`lab check 09`): your whole pipeline (the functions of labs 01-08) on a generated
+file, end to end, then through three failures: the HBase sink crashing between its writes and its commit,
+the HDFS landing crashing in the middle of a file, the stream restarted from its checkpoint.
+
+Every expectation comes from the generated file and its manifest, read here with this file's own reading of
+docs/data-contract.md, or from the raw topic read back from its beginning: never from your code.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterator
+
+import hdfs
+from kafka import KafkaConsumer, TopicPartition
+
+from datasets.manifest import manifest_path
+from labctl.checking import Context, check
+from pipeline import hbase_sink, landing, produce, realtime, store, topics
+from pipeline import run as pipeline_run
+from pipeline.readback import file_lines, hbase_row_count, topic_records
+
+ROWS = 2000  # the file of the end-to-end run
+DRILL_ROWS = 1000  # the file produced for the drills, on top of it
+IDLE_S = 6  # a consumer run stops after this long without a record
+STACK = ("kafka", "hbase", "hdfs")
+TYPES = ("view", "cart", "remove_from_cart", "purchase")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The truth: this file's own reading of docs/data-contract.md
+
+
+LINE_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})")
+LINE_ID = re.compile(r"[0-9]{1,19}")
+LINE_PRICE = re.compile(r"([0-9]{1,36})(?:\.([0-9]{1,2}))?")
+
+
+def _lower(text: str) -> str:
+    return text.translate(str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"))
+
+
+def clean_event(record: str) -> tuple[str, str, Decimal] | None:
+    """(row id, event type, price) of a valid record, None for an invalid one."""
+    fields = next(csv.reader([record]))
+    if len(fields) != 9:
+        return None
+    at = fields[0].strip(" \t").removesuffix(" UTC")
+    match = LINE_TIME.fullmatch(at)
+    try:
+        if not match or datetime(*map(int, match.groups())).year < 1:
+            return None
+    except ValueError:
+        return None
+    kind = _lower(fields[1].strip(" \t"))
+    ids = [fields[i].strip(" \t") for i in (2, 3, 7)]
+    if kind not in TYPES or not all(LINE_ID.fullmatch(i) and 1 <= int(i) <= 2**63 - 1 for i in ids):
+        return None
+    price = LINE_PRICE.fullmatch(fields[6].strip(" \t"))
+    if not price:
+        return None
+    code, brand = (_lower(fields[i].strip(" \t")) for i in (4, 5))
+    text = f"{int(price.group(1))}.{(price.group(2) or '').ljust(2, '0')}"
+    nine = [at, kind, str(int(ids[0])), str(int(ids[1])), code, brand, text, str(int(ids[2])), fields[8]]
+    return hashlib.sha256("\x1f".join(nine).encode()).hexdigest()[:32], kind, Decimal(text)
+
+
+@dataclass
+class Truth:
+    """What a set of raw records holds: how many, and the distinct valid events by row id."""
+
+    records: int = 0
+    valid: int = 0
+    events: dict[str, tuple[str, Decimal]] = field(default_factory=dict)
+
+    def add(self, raw: bytes) -> None:
+        self.records += 1
+        event = clean_event(raw.decode("utf-8", errors="replace"))
+        if event:
+            self.valid += 1
+            self.events[event[0]] = event[1:]
+
+    @property
+    def by_type(self) -> dict[str, int]:
+        counts = Counter(kind for kind, _ in self.events.values())
+        return {kind: counts[kind] for kind in TYPES}
+
+    @property
+    def revenue(self) -> Decimal:
+        return sum((price for kind, price in self.events.values() if kind == "purchase"), Decimal("0.00"))
+
+    @classmethod
+    def of_file(cls, path: Path) -> Truth:
+        truth = cls()
+        for raw in file_lines(path).values():
+            truth.add(raw)
+        expected = json.loads(manifest_path(path).read_text())["expected"]
+        if (truth.records, truth.valid, len(truth.events)) != (
+                expected["input_records"], expected["valid"], expected["clean_events"]):
+            raise RuntimeError(f"lab 09's checks misread their own dataset {path} ({truth.records} records, "
+                               f"{truth.valid} valid, {len(truth.events)} distinct; its manifest says {expected}): "
+                               f"please report it")
+        return truth
+
+    @classmethod
+    def of_topic(cls, ctx: Context) -> tuple[Truth, set[tuple[int, int]]]:
+        """The truth of every record of the namespace's raw topic, and their (partition, offset)s."""
+        truth, positions = cls(), set()
+        for record in topic_records(ctx.settings, ctx.settings.raw_topic):
+            truth.add(record.value)
+            positions.add((record.partition, record.offset))
+        return truth, positions
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading back what the stages wrote
+
+
+def topic_size(ctx: Context) -> int:
+    """The records in the raw topic of the check's namespace (0 before it exists)."""
+    consumer = KafkaConsumer(bootstrap_servers=ctx.settings.kafka_bootstrap)
+    try:
+        if ctx.settings.raw_topic not in consumer.topics():
+            return 0
+        partitions = consumer.partitions_for_topic(ctx.settings.raw_topic) or set()
+        return sum(consumer.end_offsets([TopicPartition(ctx.settings.raw_topic, p) for p in partitions]).values())
+    finally:
+        consumer.close()
+
+
+def purchase_rows(ctx: Context) -> int:
+    connection = ctx.settings.hbase()
+    try:
+        if ctx.settings.purchase_table.encode() not in connection.tables():
+            return 0
+        table = connection.table(ctx.settings.purchase_table)
+        return sum(1 for _ in table.scan(filter=b"KeyOnlyFilter()", batch_size=5000))
+    finally:
+        connection.close()
+
+
+@dataclass
+class RawZone:
+    """The raw zone's visible files (not starting with . or _) and their lines."""
+
+    files: list[str]
+    lines: list[dict]
+    broken: list[str]  # "<file> line <n>" of each line that is not a JSON object
+
+    @classmethod
+    def read(cls, ctx: Context) -> RawZone:
+        client, zone = ctx.settings.webhdfs(), ctx.settings.raw_zone
+        files, lines, broken = [], [], []
+        if client.status(zone, strict=False) is None:
+            return cls(files, lines, broken)
+        for day in client.list(zone):
+            for name in client.list(f"{zone}/{day}"):
+                if name.startswith((".", "_")):
+                    continue
+                files.append(f"{day}/{name}")
+                with client.read(f"{zone}/{day}/{name}") as reader:
+                    content = reader.read().decode("utf-8", errors="replace")
+                for number, text in enumerate(content.splitlines(), start=1):
+                    try:
+                        value = json.loads(text)
+                    except ValueError:
+                        value = None
+                    if isinstance(value, dict):
+                        lines.append(value)
+                    else:
+                        broken.append(f"{day}/{name} line {number}")
+        return cls(files, lines, broken)
+
+
+def compare_positions(zone: RawZone, wanted: set[tuple[int, int]], when: str) -> None:
+    """Each (partition, offset) of ``wanted`` landed once, no other, and every line is whole."""
+    assert not zone.broken, (f"{when}, the raw zone holds {len(zone.broken)} lines that are not whole JSON "
+                             f"objects, e.g. {zone.broken[0]}: a reader sees a file before it is whole")
+    counts = Counter((r.get("partition"), r.get("offset")) for r in zone.lines)
+    doubled = sum(n - 1 for n in counts.values() if n > 1)
+    missing = wanted - counts.keys()
+    extra = counts.keys() - wanted
+    assert not doubled and not missing and not extra, (
+        f"{when}, the raw zone holds {len(zone.lines)} lines for the topic's {len(wanted)} records: "
+        f"{len(missing)} records missing (e.g. partition, offset {min(missing, default=None)}), {doubled} landed "
+        f"twice, {len(extra)} unknown")
+
+
+def compare_live(got: dict, truth: Truth, what: str) -> None:
+    by_type, revenue = truth.by_type, truth.revenue
+    assert got["events_by_type"] == by_type, (
+        f"{what}: the real-time totals count {got['events_by_type']} events by type; the topic's distinct valid "
+        f"events are {by_type}")
+    assert got["revenue"] == revenue, (
+        f"{what}: the real-time revenue is {got['revenue']}; the topic's distinct purchases add up to {revenue}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The end-to-end run (once per check run), and the drills' file on top of it
+
+
+_runs: dict[str, tuple[Path, dict] | BaseException] = {}
+_drills: dict[str, Truth] = {}
+
+
+def whole_run(ctx: Context) -> tuple[Path, dict]:
+    """The run's file pushed through `pipeline.run.run` with your functions: (the file, the summary)."""
+    namespace = ctx.settings.namespace
+    if namespace not in _runs:
+        if topic_size(ctx):
+            raise RuntimeError("the end-to-end run of the first check did not finish; that check says why")
+        path = ctx.dataset(rows=ROWS)
+        try:
+            with no_empty_batches(ctx) as spark:
+                report = pipeline_run.run(ctx.settings, path, progress=False, spark=spark)
+        except BaseException as error:
+            _runs[namespace] = error
+            raise
+        _runs[namespace] = (path, report.summary)
+    outcome = _runs[namespace]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+def drill_file(ctx: Context) -> None:
+    """A second generated file produced (with your producer) into the namespace's raw topic, once."""
+    namespace = ctx.settings.namespace
+    if namespace not in _drills:
+        path = ctx.dataset(rows=DRILL_ROWS)
+        truth = Truth.of_file(path)
+        if topic_size(ctx) < ROWS + truth.records:
+            produce.produce(ctx.settings, path, progress=False)
+        _drills[namespace] = truth
+
+
+@contextmanager
+def no_empty_batches(ctx: Context) -> Iterator:
+    """ctx.spark without the stream's micro-batches that only move the watermark (they write nothing here: the
+    aggregation has no time key; each takes seconds)."""
+    spark, name = ctx.spark, "spark.sql.streaming.noDataMicroBatches.enabled"
+    before = spark.conf.get(name, None)
+    spark.conf.set(name, "false")
+    try:
+        yield spark
+    finally:
+        spark.conf.unset(name) if before is None else spark.conf.set(name, before)
+
+
+class Crash(BaseException):
+    """A crash the checks simulate (a BaseException, so that an `except Exception` does not swallow it)."""
+
+
+@contextmanager
+def crash_at_first_commit() -> Iterator[list]:
+    """The stages' first offset commit crashes instead, after the writes that precede it."""
+    original, crashed = topics.commit, []
+
+    def commit(consumer, offsets) -> None:
+        crashed.append(offsets)
+        raise Crash("the sink crashed before its commit")
+
+    topics.commit = commit
+    try:
+        yield crashed
+    finally:
+        topics.commit = original
+
+
+@contextmanager
+def crash_in_first_write() -> Iterator[list]:
+    """The first WebHDFS write of bytes or text writes half of them, then crashes."""
+    original, crashed = hdfs.client.Client.write, []
+
+    def write(self, hdfs_path, data=None, *args, **kwargs):
+        if not crashed and isinstance(data, (bytes, str)) and len(data) > 1:
+            crashed.append(hdfs_path)
+            original(self, hdfs_path, data[: len(data) // 2], *args, **kwargs)
+            raise Crash(f"the landing crashed while writing {hdfs_path}")
+        return original(self, hdfs_path, data, *args, **kwargs)
+
+    hdfs.client.Client.write = write
+    try:
+        yield crashed
+    finally:
+        hdfs.client.Client.write = original
+
+
+# ---------------------------------------------------------------------------------------------------
+# The whole pipeline, end to end
+
+
+@check(points=2, spark=True, timeout=300, services=STACK,
+       hint="Run `lab pipeline --mine --namespace $USER run` on your own file (README step 2) and compare its "
+            "quality counts with the manifest's `expected`: the first count that differs names the stage to look at.")
+def the_whole_pipeline_counts_what_the_manifest_expects(ctx: Context) -> None:
+    path, summary = whole_run(ctx)
+    expected = json.loads(manifest_path(path).read_text())["expected"]
+    quality = summary.get("quality", {})
+    for name in ("input_records", "valid", "rejected", "duplicates_removed", "clean_events"):
+        assert quality.get(name) == expected[name], (
+            f"the summary of your run says {name} = {quality.get(name)!r}; the file's manifest expects "
+            f"{expected[name]!r}")
+
+
+@check(points=1, timeout=60, services=STACK,
+       hint="Every distinct valid event is one row of the events table: fewer rows means two events share a key, "
+            "more means one event got two keys (labs 01 and 03). Count them: `echo \"count '${USER}_events'\" | "
+            "hbase shell -n`.")
+def hbase_holds_each_clean_event_once(ctx: Context) -> None:
+    path, _ = whole_run(ctx)
+    truth = Truth.of_file(path)
+    rows, purchases = hbase_row_count(ctx.settings), purchase_rows(ctx)
+    wanted = sum(1 for kind, _ in truth.events.values() if kind == "purchase")
+    assert rows == len(truth.events), (
+        f"after your run the events table holds {rows} rows; the file has {len(truth.events)} distinct valid events")
+    assert purchases == wanted, (
+        f"after your run the purchases table holds {purchases} rows; the file has {wanted} distinct purchases")
+
+
+@check(points=1, timeout=60, services=STACK,
+       hint="The raw zone keeps every record of the topic once, in whole files (lab 04). Count its lines with "
+            "`hdfs dfs -cat '/ecommerce/'$USER'/raw/*/*.jsonl' | wc -l` (README step 2).")
+def the_raw_zone_holds_each_record_once(ctx: Context) -> None:
+    path, _ = whole_run(ctx)
+    zone = RawZone.read(ctx)
+    lines = file_lines(path)
+    assert not zone.broken, f"the raw zone holds lines that are not whole JSON objects, e.g. {zone.broken[0]}"
+    counts = Counter((r.get("source"), r.get("line")) for r in zone.lines)
+    wanted = Counter((path.name, line) for line in lines)
+    extra, missing = counts - wanted, wanted - counts
+    assert not extra and not missing, (
+        f"the raw zone holds {len(zone.lines)} lines for the file's {len(lines)} records: {sum(missing.values())} "
+        f"missing (e.g. line {next(iter(missing), (None, None))[1]}), {sum(extra.values())} doubled or unknown "
+        f"(e.g. {next(iter(extra), None)})")
+
+
+@check(points=2, timeout=60, services=STACK,
+       hint="Both sides count the distinct valid events: the real-time total row (lab 07, `get '${USER}_rt_total', "
+            "'all'` in the HBase shell) and the batch kpis (lab 06, in your summary) must give the same counts per "
+            "type and the same revenue, the sum of the purchases' prices.")
+def the_live_totals_agree_with_the_batch_kpis(ctx: Context) -> None:
+    path, summary = whole_run(ctx)
+    truth = Truth.of_file(path)
+    kpis = summary.get("kpis", {})
+    live = store.totals(ctx.settings)
+    batch_revenue = Decimal(str(kpis.get("revenue"))).quantize(Decimal("0.01")) if kpis.get("revenue") is not None \
+        else None
+    assert live["events_by_type"] == kpis.get("events_by_type"), (
+        f"the real-time totals count {live['events_by_type']} events by type, the batch kpis "
+        f"{kpis.get('events_by_type')}; the file's distinct valid events are {truth.by_type}")
+    assert live["revenue"] == batch_revenue, (
+        f"the real-time revenue is {live['revenue']}, the batch kpis' {batch_revenue}; the file's distinct "
+        f"purchases add up to {truth.revenue}")
+    compare_live(live, truth, "after your run")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The drills: a second file produced, then each consumer crashes or restarts
+
+
+@check(points=2, timeout=60, services=STACK,
+       hint="A sink that crashes after its HBase writes and before its commit reads those records again when it "
+            "restarts: each event must land on its own row again, not on a new one (README drill 1).")
+def a_sink_crash_before_its_commit_doubles_nothing(ctx: Context) -> None:
+    drill_file(ctx)
+    with crash_at_first_commit() as crashed:
+        try:
+            hbase_sink.run(ctx.settings, idle_timeout_s=IDLE_S)
+        except Crash:
+            pass
+    if not crashed:
+        raise RuntimeError("the sink found no new record to write: the drill's file was not produced")
+    hbase_sink.run(ctx.settings, idle_timeout_s=IDLE_S)
+    truth, _ = Truth.of_topic(ctx)
+    purchases = sum(1 for kind, _ in truth.events.values() if kind == "purchase")
+    rows = hbase_row_count(ctx.settings)
+    assert rows == len(truth.events), (
+        f"after a crash between the writes and the commit, and a restart, the events table holds {rows} rows; the "
+        f"topic's {truth.records} records hold {len(truth.events)} distinct valid events")
+    got = purchase_rows(ctx)
+    assert got == purchases, (
+        f"after a crash between the writes and the commit, and a restart, the purchases table holds {got} rows; "
+        f"the topic holds {purchases} distinct purchases")
+
+
+@check(points=2, timeout=60, services=STACK,
+       hint="A landing that crashes in the middle of a file must leave nothing that a reader, or the landing's "
+            "restart, takes for a whole file: write under a hidden name, then rename (lab 04; README drill 1).")
+def a_landing_crash_mid_file_loses_and_doubles_nothing(ctx: Context) -> None:
+    drill_file(ctx)
+    with crash_in_first_write() as crashed:
+        try:
+            landing.run(ctx.settings, idle_timeout_s=IDLE_S)
+        except Crash:
+            pass
+    if not crashed:
+        raise AssertionError("the landing wrote nothing with client.write: write_file must write its bytes with "
+                             "the WebHDFS client's write (lab 04)")
+    landing.run(ctx.settings, idle_timeout_s=IDLE_S)
+    _, positions = Truth.of_topic(ctx)
+    compare_positions(RawZone.read(ctx), positions, "after a crash in the middle of a file, and a restart")
+
+
+@check(points=2, spark=True, timeout=150, services=STACK,
+       hint="A stream restarted from its checkpoint goes on from its saved state and writes the new absolute "
+            "totals: a put must not depend on what was written before (lab 07).")
+def the_live_totals_survive_a_restart_of_the_stream(ctx: Context) -> None:
+    drill_file(ctx)
+    with no_empty_batches(ctx) as spark:
+        realtime.run(ctx.settings, available_now=True, spark=spark)
+    truth, _ = Truth.of_topic(ctx)
+    compare_live(store.totals(ctx.settings), truth, "after the stream restarted on more records")
