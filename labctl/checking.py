@@ -28,10 +28,11 @@ import os
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
+from typing import Callable, Iterator
 
 from pipeline import seams
 from pipeline.settings import Settings
@@ -89,6 +90,27 @@ def check(function: Callable | None = None, *, points: int = 1, hint: str = "", 
         return fn
 
     return register(function) if function is not None else register
+
+
+@contextmanager
+def local_time_zone(zone: str, spark=None) -> Iterator[None]:
+    """Run with the local time zone ``zone`` (e.g. "Asia/Kathmandu", UTC+05:45): this process's and, given
+    ``spark``, that of the Python workers Spark starts from now on (where a student's UDF runs); both are
+    put back afterwards. A local-time mistake then fails a check even on a machine set to UTC."""
+    environments = [os.environ] + ([spark.sparkContext.environment] if spark is not None else [])
+    saved = [environment.get("TZ") for environment in environments]
+    for environment in environments:
+        environment["TZ"] = zone
+    time.tzset()
+    try:
+        yield
+    finally:
+        for environment, before in zip(environments, saved):
+            if before is None:
+                environment.pop("TZ", None)
+            else:
+                environment["TZ"] = before
+        time.tzset()
 
 
 def load_checks(path: Path) -> tuple[ModuleType, list[Check]]:

@@ -4,15 +4,13 @@ writing files in HDFS, then the whole landing consumer (with your functions) run
 from __future__ import annotations
 
 import json
-import os
-import time
 from collections import Counter
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from urllib.parse import unquote, urlsplit
 
 from hdfs import HdfsError, InsecureClient
 
-from labctl.checking import Context, check
+from labctl.checking import Context, check, local_time_zone
 from pipeline import landing, produce
 from pipeline.landing import PART
 from pipeline.readback import file_lines
@@ -32,22 +30,6 @@ DATES = {
 
 RECORD = b"2019-10-01 10:00:00 UTC,view,1,2,a.b,brand,1.00,3,s"
 KEYS = ["line", "offset", "partition", "raw", "source", "timestamp_ms"]
-
-
-@contextmanager
-def local_time_zone(tz: str):
-    """Run with the process's local time zone set to ``tz`` (restored afterwards)."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = tz
-    time.tzset()
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 def parse_line(text, call: str) -> dict:

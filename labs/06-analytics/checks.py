@@ -4,14 +4,12 @@ that is not UTC where time matters, then the whole analyze stage on a generated 
 from __future__ import annotations
 
 import itertools
-import os
-import time
 from collections import Counter
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
-from labctl.checking import Context, check
+from labctl.checking import Context, check, local_time_zone
 from pipeline import analyze, clean, contract, landing
 
 # The clean table's columns and types (docs/data-contract.md, "Normalised event").
@@ -59,8 +57,11 @@ def only_row(rows: list[dict], name: str) -> dict:
 
 
 def columns(rows: list[dict], name: str, wanted: list[str]) -> None:
+    """The rows have the columns ``wanted`` (in any order)."""
     got = list(rows[0]) if rows else []
-    assert got == wanted, f"{name} returned the columns {got}, expected {wanted}"
+    missing, extra = [c for c in wanted if c not in got], [c for c in got if c not in wanted]
+    problems = ", ".join(([f"missing {missing}"] if missing else []) + ([f"extra {extra}"] if extra else []))
+    assert not problems, f"{name} returned the columns {got}, expected {wanted}: {problems}"
 
 
 def number(value) -> Decimal | None:
@@ -98,28 +99,17 @@ def same_rows(name: str, columns_shown: str, got: list[tuple], wanted: list[tupl
 def not_utc(spark, zone: str = OTHER_ZONE):
     """Run the code inside where local time is ``zone``: the Spark session's time zone, this process's (the driver's)
     and that of the Python workers a UDF would start; everything is put back afterwards."""
-    saved_conf = spark.conf.get("spark.sql.session.timeZone")
-    saved_tz = os.environ.get("TZ")
-    environment = spark.sparkContext.environment  # the env of the Python workers of UDFs defined from now on
-    saved_env = environment.get("TZ")
+    saved = spark.conf.get("spark.sql.session.timeZone")
     spark.conf.set("spark.sql.session.timeZone", zone)
-    os.environ["TZ"] = zone
-    time.tzset()
-    environment["TZ"] = zone
     try:
-        yield
+        with local_time_zone(zone, spark):
+            yield
     finally:
-        spark.conf.set("spark.sql.session.timeZone", saved_conf)
-        for mapping, saved in ((os.environ, saved_tz), (environment, saved_env)):
-            if saved is None:
-                mapping.pop("TZ", None)
-            else:
-                mapping["TZ"] = saved
-        time.tzset()
+        spark.conf.set("spark.sql.session.timeZone", saved)
 
 
 # Four sessions and three events without one: s1 views twice, carts and buys; s2 views twice; s3 views, carts and
-# removes; s4 buys three times without a view; no session views, buys for 7.00 and carts.
+# removes; s4 buys three times without a view; outside any session, a view, a purchase for 7.00 and a cart.
 SHOP = [
     event("2019-10-01 10:00:00", "view", 1, "10.00", 1, "s1"),
     event("2019-10-01 10:01:00", "view", 1, "10.00", 1, "s1"),
@@ -233,7 +223,8 @@ def catalogue_events() -> list[tuple]:
     rows = []
     for n, (product, brand, code, events) in enumerate(CATALOGUE):
         for m, (kind, price) in enumerate(events):
-            rows.append(event(f"2019-10-07 {n:02d}:{m:02d}:00", kind, product, price, 500 + n, f"p{n}-{m}", brand, code))
+            rows.append(event(f"2019-10-07 {n:02d}:{m:02d}:00", kind, product, price, 500 + n, f"p{n}-{m}", brand,
+                              code))
     return rows[::-1]
 
 
@@ -336,13 +327,12 @@ def hourly_has_all_24_utc_hours(ctx: Context) -> None:
         wanted[hour] = (hour, wanted[hour][1] + 1)
     got = [(row["hour"], row["events"]) for row in rows]
     assert len(got) == 24, f"hourly returned {len(got)} rows, expected 24 (hours 0-23, 0 events where none): {got}"
-    assert got == wanted, (f"hourly (under the session time zone {OTHER_ZONE}) returned (hour, events) "
-                           f"{[g for g in got if g[1]]} for its non-empty hours; expected {[w for w in wanted if w[1]]} "
-                           f"(UTC)")
+    assert got == wanted, (f"hourly (in the time zone {OTHER_ZONE}) returned (hour, events) {[g for g in got if g[1]]} "
+                           f"for its non-empty hours; expected {[w for w in wanted if w[1]]} (UTC)")
 
 
 def plain_python_kpis(path) -> dict:
-    """The summary's kpis and funnel of a CSV, computed here in plain Python (the contract, then docs/data-contract.md)."""
+    """The summary's kpis and funnel of a CSV, in plain Python: the contract, then docs/data-contract.md."""
     events: dict[str, contract.Event] = {}
     with open(path, "rb") as stream:
         for _, raw in contract.read_records(stream):
@@ -382,8 +372,9 @@ def analyze_summarises_a_generated_file_like_plain_python(ctx: Context) -> None:
     clean.run(ctx.settings, spark=spark)
     got = analyze.run(ctx.settings, spark=spark)
     wanted = plain_python_kpis(path)
-    for section in ("funnel", "kpis"):
-        wrong = {key: got[section].get(key) for key in wanted[section] if got[section].get(key) != wanted[section][key]}
+    for section, figures in wanted.items():
+        wrong = {key: got[section].get(key) for key, value in figures.items() if got[section].get(key) != value}
         assert not wrong, (f"the summary's {section} of a generated file of 2000 rows has {wrong}; computed in plain "
-                           f"Python: {({key: wanted[section][key] for key in wrong})}")
-    assert [row["hour"] for row in got["hourly"]] == list(range(24)), "the summary's hourly does not hold the hours 0-23"
+                           f"Python: {({key: figures[key] for key in wrong})}")
+    hours = [row["hour"] for row in got["hourly"]]
+    assert hours == list(range(24)), f"the summary's hourly holds the hours {hours}, expected 0 to 23"

@@ -22,7 +22,7 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 
 from datasets.manifest import manifest_path
-from labctl.checking import Context, check
+from labctl.checking import Context, check, local_time_zone
 from pipeline import contract, produce, realtime
 from pipeline.contract import EVENT_TYPES
 from pipeline.store import COLUMNS, MINUTE, MINUTE_PRODUCT, PRODUCT, TOTAL, TOTAL_KEY, VALUES
@@ -74,19 +74,8 @@ EXPECTED = expected_rows([(t, kind, product, Decimal(price)) for t, kind, produc
 def away_from_utc(ctx: Context) -> Iterator:
     """ctx.spark, with the local time zone UTC+05:45 in this process and in the Python workers Spark starts
     from now on (the session's own time zone stays UTC, as in the pipeline)."""
-    spark = ctx.spark
-    spark.sparkContext.environment["TZ"] = AWAY_FROM_UTC
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = AWAY_FROM_UTC
-    time.tzset()
-    try:
-        yield spark
-    finally:
-        if before is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
+    with local_time_zone(AWAY_FROM_UTC, ctx.spark):
+        yield ctx.spark
 
 
 @dataclass
