@@ -248,3 +248,17 @@ def check_runner_hidden_line() -> str:
     from labctl.cli import HIDDEN_CHECKS_LINE
 
     return HIDDEN_CHECKS_LINE
+
+
+def test_a_spark_lab_says_which_command_frees_memory_when_it_is_short(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    checks = tmp_path / "spark_flagged_checks.py"
+    checks.write_text("from labctl.checking import check\n\n\n@check(spark=True)\ndef flagged(ctx):\n    pass\n")
+    labs = student(tmp_path, GOOD)
+    command = ["check", "01", "--labs", str(labs), "--checks-file", str(checks)]
+    monkeypatch.setattr("labctl.cli._available_mib", lambda: 500)
+    short = CliRunner().invoke(app, command)
+    assert "Only 500 MiB of memory available: `lab demo stop` frees about 1 GiB." in short.output, short.output
+    monkeypatch.setattr("labctl.cli._available_mib", lambda: 8000)
+    plenty = CliRunner().invoke(app, command)
+    assert plenty.exit_code == 0 and "memory available" not in plenty.output, plenty.output
