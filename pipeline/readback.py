@@ -1,11 +1,14 @@
 """Read back what the stages wrote, independently of the stages' code: the tests and the labs' checks
 compare these plain reads (a Kafka topic from its beginning, the raw zone's files, the events table's
 row count, an input file's lines) with what a stage should have written, in a scratch namespace.
+``stream_files`` feeds the real-time job's functions a file stream instead of Kafka.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,3 +81,14 @@ def file_lines(path: Path) -> dict[int, bytes]:
             continue
         lines[number] = line
     return lines
+
+
+def stream_files(directory: Path, parts: list[list[bytes]]) -> None:
+    """One text file of hex-encoded records per part in ``directory`` (after those already there), modified in
+    this order: the order in which Spark's file source reads them, one per micro-batch with maxFilesPerTrigger=1."""
+    start = time.time() - 100
+    existing = len(list(directory.iterdir()))
+    for number, part in enumerate(parts, start=existing):
+        path = directory / f"part-{number:03d}.txt"
+        path.write_text("".join(f"{raw.hex()}\n" for raw in part))
+        os.utime(path, (start + number, start + number))

@@ -8,9 +8,7 @@ Python workers), so a minute key taken from local time shows up whatever the tim
 from __future__ import annotations
 
 import json
-import os
 import re
-import time
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from pyspark.sql import functions as F
 from datasets.manifest import manifest_path
 from labctl.checking import Context, check, local_time_zone
 from pipeline import contract, produce, realtime
+from pipeline.readback import stream_files
 from pipeline.contract import EVENT_TYPES
 from pipeline.store import COLUMNS, MINUTE, MINUTE_PRODUCT, PRODUCT, TOTAL, TOTAL_KEY, VALUES
 
@@ -260,16 +259,6 @@ def clean_events(records: list[bytes]) -> list[tuple[str, str, int, Decimal]]:
             seen.add(event.row_id)
             events.append((event.event_time, event.event_type, event.product_id, event.price))
     return events
-
-
-def stream_files(directory: Path, parts: list[list[bytes]]) -> None:
-    """One file of hex-encoded records per part, modified in this order (the order the file source reads)."""
-    start = time.time() - 100
-    existing = len(list(directory.iterdir()))
-    for number, part in enumerate(parts, start=existing):
-        path = directory / f"part-{number:03d}.txt"
-        path.write_text("".join(f"{raw.hex()}\n" for raw in part))
-        os.utime(path, (start + number, start + number))
 
 
 def drain(spark, directory: Path, checkpoint: Path, sink: FakeHBase, aggregate) -> None:

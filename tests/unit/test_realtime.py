@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 from pyspark.sql import functions as F
 
 from pipeline import contract, realtime, settings, store
+from pipeline.readback import stream_files
 from pipeline import spark as spark_session
 from tests.realtime_reference import aggregates as reference, csv_records
 
@@ -95,16 +94,6 @@ class FakeTables:
         """{minute: {product_id: row}} from the wide rows of the minute-product table."""
         return {key.decode(): {int(column.split(b":")[1]): store.parse_values(text.split()) for column, text in data.items()}
                 for (table, key), data in self.rows.items() if table == store.MINUTE_PRODUCT}
-
-
-def stream_files(directory: Path, parts: list[list[bytes]]) -> None:
-    """One text file of hex-encoded records per part, modified in this order (the file source's order)."""
-    start = time.time() - 100
-    existing = len(list(directory.iterdir()))
-    for number, part in enumerate(parts, start=existing):
-        path = directory / f"part-{number:03d}.txt"
-        path.write_text("".join(f"{raw.hex()}\n" for raw in part))
-        os.utime(path, (start + number, start + number))
 
 
 def event_times(records: list[bytes]) -> list[datetime]:
