@@ -10,11 +10,13 @@ The web process never imports Spark: it reads HBase through ``pipeline.store``.
 from __future__ import annotations
 
 import os
+import re
 
 from flask import Flask, jsonify, render_template, request
 
 from dashboard import api, pages
 from dashboard.sources import Live, Summary, Unavailable
+from pipeline import seams
 from pipeline import settings as pipeline_settings
 from pipeline.settings import Settings
 
@@ -44,6 +46,20 @@ def create_app(settings: Settings | None = None, summary: Summary | None = None,
             body, status = api.lab_functions(settings).unavailable(error)
             return jsonify(body), status
         return render_template("unavailable.html", error=error), 503
+
+    @app.errorhandler(NotImplementedError)
+    @app.errorhandler(seams.StudentCodeError)
+    def unfinished(error: Exception):
+        """The student edition runs the student's labs: a page or chart their unfinished code cannot draw
+        yet says which lab completes it."""
+        message = seams.unfinished(error) or str(error)
+        found = re.search(r"\blab (\d\d)\b", message)
+        lab = found.group(1) if found else None
+        text = f"Lab {lab} completes this: {message}" if lab else message
+        fix = f"lab check {lab}" if lab else "lab check"
+        if request.blueprint == api.bp.name:
+            return jsonify({"error": text, "fix": fix}), 501
+        return render_template("unavailable.html", error=Unavailable(text, fix)), 501
 
     @app.after_request
     def content_security_policy(response):

@@ -28,13 +28,17 @@ def kpis(summary: Summary) -> dict:
     """The body of /api/kpis: ``{"computed_at": ..., "kpis": {...}}``, those two sections of the latest
     analytics run's summary (``summary.get()``), unchanged. A source that cannot answer raises ``Unavailable``:
     let it go, the app answers it with ``unavailable``."""
+    ### BEGIN SOLUTION
     return _sections(summary.get(), "kpis")
+    ### END SOLUTION
 
 
 def daily(summary: Summary) -> dict:
     """The body of /api/daily: ``{"computed_at": ..., "daily": [...]}``, the run's events, purchases and
     revenue per day and when it was computed, from its summary (``summary.get()``), unchanged."""
+    ### BEGIN SOLUTION
     return _sections(summary.get(), "daily")
+    ### END SOLUTION
 
 
 def products(summary: Summary, category: str | None) -> dict:
@@ -42,19 +46,24 @@ def products(summary: Summary, category: str | None) -> dict:
     with a ``category`` (``?category=``, not empty), ``{"computed_at", "category", "top_products"}`` of that
     category's breakdown (``summary.category(category)``, which raises ``UnknownCategory``, a 404 that names
     the known categories, for one the run did not see)."""
+    ### BEGIN SOLUTION
     return _of_category(summary, category, "top_products")
+    ### END SOLUTION
 
 
 def live_totals(live: Live) -> dict:
     """The body of /api/live/totals: the totals over every streamed event (``live.totals()``, with the
     summary's names), unchanged."""
+    ### BEGIN SOLUTION
     return live.totals()
+    ### END SOLUTION
 
 
 def customer(live: Live, text: str) -> tuple[dict, int]:
     """The body and status of /api/customers/<text>: ``({"user_id": id, "events": [...]}, 200)`` with the
     user's events in time order (``live.user_events(id)``); ``({"error": why}, 400)`` when ``text`` breaks the
     data contract's id rule (``parse_user_id`` gives None); ``({"error": why}, 404)`` when the user has no events."""
+    ### BEGIN SOLUTION
     user_id = parse_user_id(text)
     if user_id is None:
         return {"error": "a user id is 1 to 19 digits, between 1 and 9223372036854775807"}, 400
@@ -62,12 +71,15 @@ def customer(live: Live, text: str) -> tuple[dict, int]:
     if not events:
         return {"error": f"no events for user {user_id}"}, 404
     return {"user_id": user_id, "events": events}, 200
+    ### END SOLUTION
 
 
 def unavailable(error: Unavailable) -> tuple[dict, int]:
     """The body and status of an /api request whose source cannot answer: ``({"error": error.message,
     "fix": error.fix}, 503)``, what is wrong and the command that fixes it."""
+    ### BEGIN SOLUTION
     return {"error": error.message, "fix": error.fix}, 503
+    ### END SOLUTION
 
 
 def _sections(document: dict, *sections: str) -> dict:

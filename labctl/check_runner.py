@@ -57,6 +57,7 @@ class CheckResult:
     output: str = ""  # the tail of what the check printed (bounded)
     hint: str = ""
     traceback: str = ""
+    hidden: bool = False  # a hidden check (grading only)
 
     @property
     def title(self) -> str:
@@ -242,14 +243,15 @@ class _Output:
 class _Worker:
     """One worker process and its two pipes."""
 
-    def __init__(self, request: dict, env: dict, cwd: Path) -> None:
+    def __init__(self, request: dict, env: dict, cwd: Path, account: Account | None = None) -> None:
         result_r, result_w = os.pipe()
         output_r, output_w = os.pipe()
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "labctl.check_worker", "--result-fd", str(result_w)],
                 stdin=subprocess.PIPE, stdout=output_w, stderr=subprocess.STDOUT, pass_fds=(result_w,),
-                start_new_session=True, env=env, cwd=cwd)
+                start_new_session=True, env=env, cwd=cwd,
+                **({"user": account.uid, "group": account.gid, "extra_groups": []} if account else {}))
         except OSError as error:
             for fd in (result_r, result_w, output_r, output_w):
                 os.close(fd)
@@ -333,8 +335,11 @@ class _Worker:
 class _Run:
     def __init__(self, lab: str, request: dict, env: dict, run_dir: Path, only: list[str] | None,
                  on_checks: Callable[[list[dict]], None] | None, on_start: Callable[[str], None] | None,
-                 on_result: Callable[[CheckResult], None] | None) -> None:
+                 on_result: Callable[[CheckResult], None] | None, account: Account | None = None,
+                 limit_s: float | None = None) -> None:
         self.lab = lab
+        self.account = account
+        self.limit_at = time.monotonic() + limit_s if limit_s else None
         self.request = request
         self.env = env
         self.run_dir = run_dir
@@ -360,7 +365,7 @@ class _Run:
         info = self.infos[name]
         points = info["points"] if status == "passed" else 0
         result = CheckResult(name, points, info["points"], status, message, round(seconds, 3), output,
-                             info["hint"], traceback)
+                             info["hint"], traceback, bool(info.get("hidden")))
         self.results[name] = result
         if self.on_result:
             self.on_result(result)
@@ -398,7 +403,7 @@ class _Run:
     def drive(self, names: list[str] | None) -> None:
         """Run one worker until it exits or is killed."""
         request = dict(self.request, names=names)
-        worker = _Worker(request, self.env, self.run_dir)
+        worker = _Worker(request, self.env, self.run_dir, self.account)
         selector = selectors.DefaultSelector()
         selector.register(worker.result_fd, selectors.EVENT_READ, "result")
         selector.register(worker.output_fd, selectors.EVENT_READ, "output")
@@ -412,6 +417,8 @@ class _Run:
         try:
             while True:
                 now = time.monotonic()
+                if self.limit_at is not None:
+                    self.overall_deadline = min(self.overall_deadline, self.limit_at)
                 waits = [self.overall_deadline, now + 0.5]
                 if not ready:
                     waits.append(load_deadline)
@@ -432,8 +439,7 @@ class _Run:
                         kind = message.get("type")
                         now = time.monotonic()
                         if kind == "fatal":
-                            raise CheckRunnerError(f"lab {self.lab}: the checks file "
-                                                   f"{self.request['checks_file']} cannot be loaded: "
+                            raise CheckRunnerError(f"lab {self.lab}: the checks cannot be loaded: "
                                                    f"{message.get('message')}\n{message.get('traceback', '')}")
                         if kind == "ready":
                             self.on_ready(message["checks"])
@@ -534,46 +540,95 @@ def _allowance(what: str) -> float:
     return SPARK_ALLOWANCE_S if what == "spark" else SERVICES_ALLOWANCE_S
 
 
-def _environment(run_dir: Path) -> dict:
-    """The user's environment (TZ included), plus what makes the worker import this checkout's code."""
+@dataclass(frozen=True)
+class Account:
+    """The unprivileged account the grader runs student code as (``lab grade``, as root)."""
+
+    name: str
+    uid: int
+    gid: int
+
+    @classmethod
+    def named(cls, name: str) -> Account:
+        import pwd
+
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            raise CheckRunnerError(f"there is no account {name!r} to run student code as "
+                                   f"(the playbook creates it: `sudo ./lab up`)") from None
+        return cls(name, entry.pw_uid, entry.pw_gid)
+
+
+def _environment(run_dir: Path, labs_dir: Path, code_root: Path | None, account: Account | None) -> dict:
+    """The user's environment (TZ included), plus what makes the worker import this checkout's code (or
+    ``code_root``'s) and, in the student edition, find the student's labs folder."""
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)
+    if account is not None:  # nothing of the instructor's environment but what the checks need
+        env = {k: v for k, v in env.items() if k in ("PATH", "LANG", "LC_ALL", "TZ", "JAVA_HOME")}
+        env.update(HOME=str(run_dir / "home"), USER=account.name, LOGNAME=account.name)
+    root = str(code_root or Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"  # what a check printed before a timeout is in its output tail
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # no stale or stray __pycache__ in the student's folder
     env["SPARK_LOCAL_DIRS"] = str(run_dir / "spark-local")  # Spark's scratch goes with the run
-    for name in ("LAB_NAMESPACE", "LAB_LABS_DIR", "LAB_STUDENT_LABS"):  # the request's settings decide
+    for name in ("LAB_NAMESPACE", "LAB_STUDENT_LABS"):  # the request's settings decide
         env.pop(name, None)
+    env["LAB_LABS_DIR"] = str(labs_dir)
     return env
 
 
+def checks_files(lab: str, checks_file: Path | None = None, hidden: bool = False, inline: bool = False) -> list[dict]:
+    """What the worker loads: the lab's public checks (or ``checks_file``) and, with ``hidden``, its hidden
+    checks. Hidden checks (and all of them with ``inline``) go as text, so that the account running
+    student code needs no access to their files."""
+    public = Path(checks_file).resolve() if checks_file else course.checks_file(lab)
+    if not public.is_file():
+        raise CheckRunnerError(f"lab {lab} has no checks yet: {public} does not exist")
+    files = [{"path": str(public), "source": public.read_text(encoding="utf-8") if inline else None, "hidden": False}]
+    if hidden:
+        secret = course.hidden_checks_file(lab)
+        if not secret.is_file():
+            raise CheckRunnerError(f"lab {lab} has no hidden checks: {secret} does not exist")
+        files.append({"path": f"<hidden checks of lab {lab}>", "source": secret.read_text(encoding="utf-8"),
+                      "hidden": True})
+    return files
+
+
 def run_lab(lab: str, labs_dir: Path | None, *, reference: bool = False, verbose: bool = False,
-            checks_file: Path | None = None, seed: int | None = None, only: list[str] | None = None,
+            checks_file: Path | None = None, hidden: bool = False, inline: bool = False, seed: int | None = None,
+            only: list[str] | None = None, user: str | None = None, account: Account | None = None,
+            code_root: Path | None = None, limit_s: float | None = None,
             on_checks: Callable[[list[dict]], None] | None = None, on_start: Callable[[str], None] | None = None,
             on_result: Callable[[CheckResult], None] | None = None) -> LabResult:
-    """Run lab ``lab``'s public checks (or those of ``checks_file``) against the student's functions in
-    ``labs_dir`` (the reference's with ``reference``). ``only``: those checks (names, in any order).
-    ``on_checks``/``on_start``/``on_result``: called as the checks are known, start and finish.
+    """Run lab ``lab``'s public checks (or those of ``checks_file``; and its hidden checks with ``hidden``)
+    against the student's functions in ``labs_dir`` (the reference's with ``reference``).
+    ``only``: those checks (names, in any order). ``user``: whose run it is (the namespace's name; the
+    grader's student id). ``account``: run the worker as this account (as root; the run's files become
+    its own). ``code_root``: the tree the worker imports the lab's code from. ``limit_s``: a cap on the
+    whole run. ``on_checks``/``on_start``/``on_result``: called as the checks are known, start and finish.
     ``verbose`` keeps the full tracebacks in the results (they are kept anyway; the CLI shows them)."""
     from pipeline import settings as lab_settings
 
     lab = course.lab(lab).number
     labs_dir = Path(labs_dir).expanduser().resolve() if labs_dir else course.course_labs_dir()
-    checks_file = Path(checks_file).resolve() if checks_file else course.checks_file(lab)
-    if not checks_file.is_file():
-        raise CheckRunnerError(f"lab {lab} has no checks yet: {checks_file} does not exist")
+    files = checks_files(lab, checks_file, hidden, inline)
     seed = checking.default_seed(lab) if seed is None else int(seed)
-    namespace = namespace_for(lab)
+    namespace = namespace_for(lab, user)
     environ = {k: v for k, v in os.environ.items() if k not in ("LAB_NAMESPACE", "LAB_LABS_DIR", "LAB_STUDENT_LABS")}
     settings = checking.check_settings(lab_settings.load(environ=environ), lab, namespace,
                                        None if reference else labs_dir)
     files_hash = course.files_hash(lab, labs_dir)
     started = time.monotonic()
     run_dir = Path(tempfile.mkdtemp(prefix=f"lab-check-{lab}-"))
-    request = {"marker": secrets.token_hex(8), "lab": lab, "labs_dir": str(labs_dir),
-               "checks_file": str(checks_file), "seed": seed,
-               "settings": dataclasses.asdict(settings), "run_dir": str(run_dir), "verbose": verbose}
-    run = _Run(lab, request, _environment(run_dir), run_dir, only, on_checks, on_start, on_result)
+    if account is not None:
+        (run_dir / "home").mkdir()
+        for path in (run_dir, run_dir / "home"):
+            os.chown(path, account.uid, account.gid)
+    request = {"marker": secrets.token_hex(8), "lab": lab, "labs_dir": str(labs_dir), "checks_files": files,
+               "seed": seed, "settings": dataclasses.asdict(settings), "run_dir": str(run_dir), "verbose": verbose}
+    run = _Run(lab, request, _environment(run_dir, labs_dir, code_root, account), run_dir, only, on_checks,
+               on_start, on_result, account, limit_s)
     warnings: list[str] = []
     try:
         checks = run.run()

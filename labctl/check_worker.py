@@ -3,7 +3,7 @@
 Started by labctl/check_runner.py as ``python -m labctl.check_worker --result-fd N`` in its own process
 group, with the request as JSON on stdin. It writes JSON lines to fd N:
 
-    {"type": "ready", "checks": [{"name", "points", "hint", "timeout", "services", "spark"}, ...]}
+    {"type": "ready", "checks": [{"name", "points", "hint", "timeout", "services", "spark", "hidden"}, ...]}
     {"type": "fatal", "message", "traceback"}            the checks file cannot be loaded
     {"type": "start", "name"}                              a check begins (its time limit starts)
     {"type": "setup", "what": "spark" | "services", "phase": "starting" | "ready"}
@@ -80,8 +80,15 @@ class Worker:
 
         request = self.request
         lab = request["lab"]
+        checks, names = [], set()
         try:
-            _, checks = checking.load_checks(Path(request["checks_file"]))
+            for item in request["checks_files"]:
+                _, loaded = checking.load_checks(Path(item["path"]), item.get("source"), item.get("hidden", False))
+                twice = names & {c.name for c in loaded}
+                if twice:
+                    raise ValueError(f"{item['path']}: checks named as in another checks file: {', '.join(twice)}")
+                names.update(c.name for c in loaded)
+                checks += loaded
         except BaseException as error:  # noqa: BLE001 - a broken checks file is reported, not raised
             self.send({"type": "fatal", "message": checking.outcome(error, ())[1],
                        "traceback": "".join(traceback.format_exception(error))})
@@ -95,7 +102,8 @@ class Worker:
         settings = Settings(**request["settings"])
         labs_dir = Path(request["labs_dir"]) if request["labs_dir"] else Path()
         run_dir = Path(request["run_dir"])
-        folders = tuple({p.resolve() for p in (labs_dir, Path(request["checks_file"]).parent) if str(p) != "."})
+        folders = tuple({p.resolve() for p in (labs_dir, *(Path(c["path"]).parent for c in request["checks_files"]))
+                         if str(p) != "."})
         shared = checking.Shared(settings, lab, run_dir, request["seed"], notify=self.send)
         for item in chosen:
             index = checks.index(item)

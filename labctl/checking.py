@@ -58,6 +58,7 @@ class Check:
     timeout: float = 30
     services: tuple[str, ...] = ()
     spark: bool = False
+    hidden: bool = False  # from a lab's hidden_checks.py: run at grading time only
 
     @property
     def title(self) -> str:
@@ -66,7 +67,7 @@ class Check:
     def describe(self) -> dict:
         """What the runner needs to know of the check (JSON)."""
         return {"name": self.name, "points": self.points, "hint": self.hint, "timeout": self.timeout,
-                "services": list(self.services), "spark": self.spark}
+                "services": list(self.services), "spark": self.spark, "hidden": self.hidden}
 
 
 # The checks of the checks file being loaded, in definition order (see load_checks).
@@ -113,18 +114,19 @@ def local_time_zone(zone: str, spark=None) -> Iterator[None]:
         time.tzset()
 
 
-def load_checks(path: Path) -> tuple[ModuleType, list[Check]]:
-    """Import a checks file and return its module and checks, in definition order."""
-    import importlib.util
-
+def load_checks(path: Path, source: str | None = None, hidden: bool = False) -> tuple[ModuleType, list[Check]]:
+    """Import a checks file (from ``source`` when given: the grader passes hidden checks as text, so the
+    account that runs student code needs no access to the file) and return its module and checks, in
+    definition order."""
     name = f"lab_checks_{abs(hash(str(path))):x}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
+    module = ModuleType(name)
+    module.__file__ = str(path)
     sys.modules[name] = module
     del _registry[:]
     try:
-        spec.loader.exec_module(module)
-        checks = list(_registry)
+        text = source if source is not None else Path(path).read_text(encoding="utf-8")
+        exec(compile(text, str(path), "exec"), module.__dict__)  # noqa: S102 - the lab's own checks
+        checks = [dataclasses.replace(item, hidden=hidden) for item in _registry]
     finally:
         del _registry[:]
     seen: set[str] = set()

@@ -17,7 +17,7 @@ from datasets.cli import app as data_app
 from labctl import demo as demo_stage
 from labctl import check_runner, course, provision, serve, stack, supervisor
 from labctl.services import Service, UnknownService, load_services, select
-from pipeline import seams
+from pipeline import edition, seams
 from pipeline.cli import app as pipeline_app
 
 app = typer.Typer(help="Control the ecommerce big-data lab.", no_args_is_help=True, add_completion=False)
@@ -288,6 +288,9 @@ def check_lab(
     if lab is None:
         _progress(labs_dir)
         return
+    if reference and edition.STUDENT_EDITION:
+        err.print("[red]The student edition has no reference solutions to check.[/]")
+        raise typer.Exit(2)
     try:
         number = course.lab(lab).number
     except course.UnknownLab as error:
@@ -347,6 +350,12 @@ def test(ctx: typer.Context) -> None:
     up(reprovision=False, skip_provision=False)
     result = subprocess.run([sys.executable, "-m", "pytest", *ctx.args], cwd=provision.REPO, check=False)
     raise typer.Exit(result.returncode)
+
+
+if (Path(__file__).parent / "instructor").is_dir():  # the student edition has no instructor tools
+    from labctl.instructor.cli import register
+
+    register(app)
 
 
 def main() -> None:

@@ -10,6 +10,8 @@ from labctl import provision
 from pipeline.seams import SEAMS
 
 KINDS = ("pure", "stack", "spark")  # no services; Kafka/HBase/HDFS; Spark
+# Files of a lab's folder that are the instructor's, not the student's (left out of the student edition).
+INSTRUCTOR_FILES = frozenset({"hidden_checks.py", "mutants.yml"})
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,11 @@ def checks_file(number: str | int, labs_dir: Path | None = None) -> Path:
     return (labs_dir or course_labs_dir()) / lab(number).folder / "checks.py"
 
 
+def hidden_checks_file(number: str | int) -> Path:
+    """labs/<folder>/hidden_checks.py of a lab: the checks that run at grading time only (instructor only)."""
+    return course_labs_dir() / lab(number).folder / "hidden_checks.py"
+
+
 def student_files(number: str | int, labs_dir: Path) -> list[Path]:
     """The files of a lab the student writes in ``labs_dir``: the lab folder's Python files but checks.py
     (the seam file and any helper beside it), its YAML (lab 00's answers) and HTML (lab 08's page); the
@@ -72,7 +79,7 @@ def student_files(number: str | int, labs_dir: Path) -> list[Path]:
         directory = labs_dir / folder
         if directory.is_dir():
             files.update(p for pattern in ("*.py", "*.yml", "*.html") for p in directory.rglob(pattern)
-                         if p.name != "checks.py" and "__pycache__" not in p.parts)
+                         if p.name not in INSTRUCTOR_FILES | {"checks.py"} and "__pycache__" not in p.parts)
     return sorted(files)
 
 

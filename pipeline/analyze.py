@@ -68,12 +68,14 @@ def funnel(spark: SparkSession) -> DataFrame:
     one view, one cart, one purchase event. Counts of sessions, not of events: a session that viewed five
     times counts once. Read the ``sessions`` view: one row per session (a non-null user_session) with the
     booleans viewed, carted, purchased."""
+    ### BEGIN SOLUTION
     return spark.sql("""
 SELECT count_if(viewed) AS view_sessions,
        count_if(carted) AS cart_sessions,
        count_if(purchased) AS purchase_sessions
 FROM sessions
 """)
+    ### END SOLUTION
 
 
 def kpis(spark: SparkSession) -> DataFrame:
@@ -91,6 +93,7 @@ def kpis(spark: SparkSession) -> DataFrame:
       4 places.
 
     Each ratio is a DECIMAL division rounded once, and 0 (not an error, not null) when its divisor is 0."""
+    ### BEGIN SOLUTION
     return spark.sql("""
 WITH totals AS (
   SELECT count(*) AS events,
@@ -118,6 +121,7 @@ SELECT t.events, t.events_by_type, t.unique_users, t.unique_sessions, t.revenue,
          AS cart_abandonment_rate
 FROM totals t CROSS JOIN funnel f CROSS JOIN abandoned a
 """)
+    ### END SOLUTION
 
 
 def top_products(spark: SparkSession) -> DataFrame:
@@ -125,6 +129,7 @@ def top_products(spark: SparkSession) -> DataFrame:
     purchase events, DECIMAL; 0 for a product never bought), purchases (its purchase events). Every product
     with an event of any type competes; ordered by revenue descending, then product_id ascending; at most 10
     rows."""
+    ### BEGIN SOLUTION
     return spark.sql("""
 SELECT product_id,
        coalesce(sum(price) FILTER (WHERE event_type = 'purchase'), 0) AS revenue,
@@ -134,6 +139,7 @@ GROUP BY product_id
 ORDER BY revenue DESC, product_id
 LIMIT 10
 """)
+    ### END SOLUTION
 
 
 def top_brands(spark: SparkSession) -> DataFrame:
@@ -141,6 +147,7 @@ def top_brands(spark: SparkSession) -> DataFrame:
     events, DECIMAL; 0 for a brand never bought), purchases (its purchase events). Every non-null brand with
     an event of any type competes (events without a brand are left out); ordered by revenue descending,
     then brand ascending; at most 10 rows."""
+    ### BEGIN SOLUTION
     return spark.sql("""
 SELECT brand,
        coalesce(sum(price) FILTER (WHERE event_type = 'purchase'), 0) AS revenue,
@@ -151,12 +158,14 @@ GROUP BY brand
 ORDER BY revenue DESC, brand
 LIMIT 10
 """)
+    ### END SOLUTION
 
 
 def revenue_by_category(spark: SparkSession) -> DataFrame:
     """Revenue per category over purchase events only: category ('unknown' for purchases whose category is
     null), revenue (the sum of price, DECIMAL), purchases (the purchase events); so every category with a
     purchase appears, and no other; ordered by revenue descending, then category ascending; no limit."""
+    ### BEGIN SOLUTION
     return spark.sql("""
 SELECT coalesce(category, 'unknown') AS category, sum(price) AS revenue, count(*) AS purchases
 FROM clean_events
@@ -164,12 +173,14 @@ WHERE event_type = 'purchase'
 GROUP BY 1
 ORDER BY revenue DESC, category
 """)
+    ### END SOLUTION
 
 
 def daily(spark: SparkSession) -> DataFrame:
     """One row per event_date that has an event: date (the event_date column as it is: a DATE, the UTC
     day), events (every event of the day), purchases (its purchase events), revenue (the sum of price over
     its purchase events, DECIMAL; 0 on a day without purchases); in date order, oldest first."""
+    ### BEGIN SOLUTION
     return spark.sql("""
 SELECT event_date AS date,
        count(*) AS events,
@@ -179,12 +190,14 @@ FROM clean_events
 GROUP BY event_date
 ORDER BY date
 """)
+    ### END SOLUTION
 
 
 def hourly(spark: SparkSession) -> DataFrame:
     """Events per hour of the day (UTC): 24 rows, hour 0 to 23 in order (an int), events (how many events
     have that event_hour; 0 for an hour without events). Count by the event_hour column: an hour taken from
     event_time depends on the session's time zone, and the UTC hour is the contract's."""
+    ### BEGIN SOLUTION
     return spark.sql("""
 SELECT CAST(h.id AS INT) AS hour, coalesce(e.events, 0) AS events
 FROM range(24) AS h
@@ -192,6 +205,7 @@ LEFT JOIN (SELECT event_hour, count(*) AS events FROM clean_events GROUP BY even
   ON e.event_hour = h.id
 ORDER BY hour
 """)
+    ### END SOLUTION
 
 
 # The dashboard breakdowns' marts, by name.

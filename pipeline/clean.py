@@ -124,22 +124,28 @@ def apply_contract(df: DataFrame, column: str = "raw") -> DataFrame:
 def valid_events(checked: DataFrame) -> DataFrame:
     """The valid records of an ``apply_contract`` result (those whose ``reason`` is null), with exactly the
     columns of ``EVENT_COLUMNS``: ``reason`` and the input columns (raw, source, line, ...) are left out."""
+    ### BEGIN SOLUTION
     return checked.where(F.col("reason").isNull()).select(*EVENT_COLUMNS)
+    ### END SOLUTION
 
 
 def rejected_records(checked: DataFrame) -> DataFrame:
     """The rejected records of an ``apply_contract`` result (those with a ``reason``): the column ``reason``
     and every input column (the columns of the frame given to ``apply_contract``: raw, source, line, ...,
     whatever they are), none of ``EVENT_COLUMNS`` (they are null on a rejected record)."""
+    ### BEGIN SOLUTION
     inputs = [name for name in checked.columns if name not in EVENT_COLUMNS and name != "reason"]
     return checked.where(F.col("reason").isNotNull()).select("reason", *inputs)
+    ### END SOLUTION
 
 
 def deduplicate(events: DataFrame) -> DataFrame:
     """One event per row id, the columns unchanged. Two events are duplicates only when their ``row_id`` is
     equal (then their normalised values are equal too, so any one of them will do); different events of
     one user in one second are not duplicates."""
+    ### BEGIN SOLUTION
     return events.dropDuplicates(["row_id"])
+    ### END SOLUTION
 
 
 def quality_counts(checked: DataFrame, clean: DataFrame) -> dict:
@@ -147,6 +153,7 @@ def quality_counts(checked: DataFrame, clean: DataFrame) -> dict:
     clean events: ``input_records`` (every record, valid + rejected), ``valid``, ``rejected`` (one count per
     reason of ``contract.REASONS``, zeros included), ``duplicates_removed`` (valid - clean events) and
     ``clean_events`` (the rows of ``clean``)."""
+    ### BEGIN SOLUTION
     by_reason = {row["reason"]: row["count"] for row in checked.groupBy("reason").count().collect()}
     valid = by_reason.pop(None, 0)
     rejected = {reason: by_reason.get(reason, 0) for reason in contract.REASONS}
@@ -158,6 +165,7 @@ def quality_counts(checked: DataFrame, clean: DataFrame) -> dict:
         "duplicates_removed": valid - clean_events,
         "clean_events": clean_events,
     }
+    ### END SOLUTION
 
 
 def quality_path(settings: Settings) -> str:

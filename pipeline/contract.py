@@ -22,12 +22,14 @@ MAX_ID = 9223372036854775807
 ROW_ID_SEPARATOR = "\x1f"
 BOM = b"\xef\xbb\xbf"
 
+### BEGIN SOLUTION
 # RFC 4180 fields: quoted ("" escapes a quote) or unquoted (no quote, no comma).
 _FIELD = re.compile(r'"((?:[^"]|"")*)"|([^",]*)')
 _EVENT_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})( UTC)?")
 _ID = re.compile(r"[0-9]{1,19}")
 # DECIMAL(38,2) holds 36 digits before the point; longer prices are rejected too.
 _PRICE = re.compile(r"[0-9]{1,36}(\.[0-9]{1,2})?")
+### END SOLUTION
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -80,6 +82,7 @@ def decode(raw: bytes) -> str:
 def split_fields(record: str) -> list[str] | None:
     """The record's RFC 4180 fields, unquoted (outer quotes removed, "" read as "), or None when its
     quoting is malformed (a quote in a plain field, text after a closing quote, an unclosed quote)."""
+    ### BEGIN SOLUTION
     if '"' not in record:  # the common case: no quoted field
         return record.split(",")
     fields, position = [], 0
@@ -93,8 +96,10 @@ def split_fields(record: str) -> list[str] | None:
         if record[position] != ",":
             return None
         position += 1
+    ### END SOLUTION
 
 
+### BEGIN SOLUTION
 def _event_time(value: str) -> datetime | None:
     match = _EVENT_TIME.fullmatch(trim(value))
     if not match:
@@ -104,33 +109,41 @@ def _event_time(value: str) -> datetime | None:
     except ValueError:
         return None
     return moment
+### END SOLUTION
 
 
 def identifier(value: str) -> int | None:
     """The id rule: the trimmed text is 1-19 ASCII digits with a value in 1..2^63-1 (MAX_ID); that value,
     else None."""
+    ### BEGIN SOLUTION
     value = trim(value)
     if not _ID.fullmatch(value):
         return None
     number = int(value)
     return number if 1 <= number <= MAX_ID else None
+    ### END SOLUTION
 
 
+### BEGIN SOLUTION
 def _optional(value: str) -> str | None:
     value = lower(trim(value))
     return value or None
+### END SOLUTION
 
 
 def row_id(values: list[str]) -> str:
     """Deterministic id of an event: the first 32 hex digits of the SHA-256 of its nine normalised fields
     as text, joined by ROW_ID_SEPARATOR and encoded as UTF-8."""
+    ### BEGIN SOLUTION
     return hashlib.sha256(ROW_ID_SEPARATOR.join(values).encode("utf-8")).hexdigest()[:32]
+    ### END SOLUTION
 
 
 def validate(record: str) -> Event | Rejected:
     """The record's normalised ``Event``, or ``Rejected(reason, record)`` with the first rule of
     docs/data-contract.md it breaks (the rules in order: bad_field_count, bad_event_time,
     bad_event_type, bad_id, bad_price)."""
+    ### BEGIN SOLUTION
     fields = split_fields(record)
     if fields is None or len(fields) != len(FIELDS):
         return Rejected("bad_field_count", record)
@@ -170,6 +183,7 @@ def validate(record: str) -> Event | Rejected:
         row_id=row_id([event_time, event_type, str(product_id), str(category_id), category_code or "",
                        brand or "", str(price), str(user_id), user_session or ""]),
     )
+    ### END SOLUTION
 
 
 def read_records(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:

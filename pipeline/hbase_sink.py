@@ -59,8 +59,10 @@ class SinkStats:
                    seconds=max(p.seconds for p in parts))
 
 
+### BEGIN SOLUTION
 def _moment(event: contract.Event) -> str:
     return event.event_time.replace("-", "").replace(" ", "").replace(":", "")
+### END SOLUTION
 
 
 def row_key(event: contract.Event) -> bytes:
@@ -68,21 +70,27 @@ def row_key(event: contract.Event) -> bytes:
     19 digits and the event time (its UTC text, unconverted) written YYYYMMDDHHMMSS, e.g.
     b"0000000000546256476|20191001003258|aa96120f12c568b2d568ff84dacb84de". One prefix scan then returns a
     user's events in time order, and the same event always gets the same key (docs/hbase-row-key.md)."""
+    ### BEGIN SOLUTION
     return f"{event.user_id:019d}|{_moment(event)}|{event.row_id}".encode()
+    ### END SOLUTION
 
 
 def purchase_key(event: contract.Event) -> bytes:
     """The purchases table's row key, as bytes: `<event_time>|<row_id>`, the time written as in `row_key`, e.g.
     b"20191001003258|aa96120f12c568b2d568ff84dacb84de". Purchases sort by time; the same purchase always gets
     the same key."""
+    ### BEGIN SOLUTION
     return f"{_moment(event)}|{event.row_id}".encode()
+    ### END SOLUTION
 
 
 def cell(event: contract.Event) -> bytes:
     """The `e:event` cell, as UTF-8 bytes: a JSON object with every field of the event, named as in
     `Event.as_dict()`, the price as its exact decimal string ("7.50", never a float) and null fields as null."""
+    ### BEGIN SOLUTION
     values = {**vars(event), "price": str(event.price)}
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
+    ### END SOLUTION
 
 
 def ensure_tables(settings: Settings) -> None:

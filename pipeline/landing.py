@@ -61,21 +61,27 @@ class LandingStats:
 
 def ingest_date(timestamp_ms: int) -> str:
     """The ``YYYY-MM-DD`` date, UTC, of a Kafka timestamp (milliseconds since the epoch)."""
+    ### BEGIN SOLUTION
     return datetime.fromtimestamp(timestamp_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
+    ### END SOLUTION
 
 
 def file_name(partition: int, first: int, last: int) -> str:
     """The name of the file holding a partition's records ``first``..``last`` (offsets, inclusive):
     ``part-PPP-FFFFFFFFFFFF-LLLLLLLLLLLL.jsonl``, zero-padded so names sort in offset order."""
+    ### BEGIN SOLUTION
     return f"part-{partition:03d}-{first:012d}-{last:012d}.jsonl"
+    ### END SOLUTION
 
 
 def write_file(client: InsecureClient, directory: str, name: str, data: bytes) -> None:
     """Make ``<directory>/<name>`` appear whole or not at all: write ``data`` to the hidden
     ``<directory>/.<name>.tmp`` (overwriting a leftover), then rename it to ``<directory>/<name>``."""
+    ### BEGIN SOLUTION
     temp = f"{directory}/.{name}.tmp"
     client.write(temp, data=data, overwrite=True)
     client.rename(temp, f"{directory}/{name}")
+    ### END SOLUTION
 
 
 def landed(client: InsecureClient, settings: Settings) -> tuple[dict[int, int], list[tuple[int, str]]]:
@@ -100,8 +106,10 @@ def raw_line(raw: bytes, source: str | None, line: int | None, partition: int, o
              timestamp_ms: int) -> str:
     """One JSON line of the raw zone (no line terminator): {"raw", "source", "line", "partition", "offset",
     "timestamp_ms"}, ``raw`` the record decoded as ``contract.decode`` does, non-ASCII kept as it is."""
+    ### BEGIN SOLUTION
     return json.dumps({"raw": contract.decode(raw), "source": source, "line": line, "partition": partition,
                        "offset": offset, "timestamp_ms": timestamp_ms}, ensure_ascii=False)
+    ### END SOLUTION
 
 
 

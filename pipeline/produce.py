@@ -59,6 +59,7 @@ def record_key(raw: bytes) -> bytes:
     The fields are those of ``contract.split_fields(contract.decode(raw))`` (RFC 4180: a quoted field may
     hold commas and ``""``; bytes that are not UTF-8 read as U+FFFD), taken as they are (not trimmed).
     Kafka sends the records of one key to one partition, so a session's events stay in their order."""
+    ### BEGIN SOLUTION
     if raw.isascii() and b'"' not in raw:
         fields = raw.split(b",")
     else:
@@ -67,13 +68,16 @@ def record_key(raw: bytes) -> bytes:
     if len(fields) != len(contract.FIELDS):
         return b""
     return fields[SESSION] or fields[USER_ID]
+    ### END SOLUTION
 
 
 def headers(source: str, line: int) -> list[tuple[str, bytes]]:
     """A message's headers, in this order: ``source``, the file name as UTF-8 bytes, and ``line``, the
     record's line number in the file as ASCII digits: ``headers("mine.csv", 42)`` is
     ``[("source", b"mine.csv"), ("line", b"42")]``."""
+    ### BEGIN SOLUTION
     return [("source", source.encode()), ("line", b"%d" % line)]
+    ### END SOLUTION
 
 
 def send_records(kafka: KafkaProducer, topic: str, records: Iterable[tuple[int, bytes]], source: str) -> int:
@@ -82,11 +86,13 @@ def send_records(kafka: KafkaProducer, topic: str, records: Iterable[tuple[int, 
     the key ``record_key(raw)``, the headers ``headers(source, line)``. Leave the partition to ``kafka``:
     the producer you are given picks it from the key, paces the sends and counts them. ``records`` can
     be read only once. Returns how many records it passed to ``kafka.send`` (the caller flushes)."""
+    ### BEGIN SOLUTION
     sent = 0
     for line, raw in records:
         kafka.send(topic, value=raw, key=record_key(raw), headers=headers(source, line))
         sent += 1
     return sent
+    ### END SOLUTION
 
 
 def origin(record) -> tuple[str | None, int | None]:

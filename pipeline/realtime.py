@@ -112,6 +112,7 @@ def aggregates(events: DataFrame) -> DataFrame:
     remove_from_cart, purchase (the counts, 0 when none) and revenue (the exact sum of the purchase
     prices only, decimal(38,2), 0.00 when none).
     """
+    ### BEGIN SOLUTION
     minute = F.date_format("event_time", MINUTE_FORMAT)
     product = F.col("product_id").cast("string")
 
@@ -124,6 +125,7 @@ def aggregates(events: DataFrame) -> DataFrame:
     counts = [F.count_if(F.col("event_type") == name).alias(name) for name in EVENT_TYPES]
     revenue = F.sum(F.when(F.col("event_type") == "purchase", F.col("price")).otherwise(F.lit(0)))
     return rows.groupBy("table", "row_key").agg(*counts, revenue.cast("decimal(38,2)").alias("revenue"))
+    ### END SOLUTION
 
 
 def puts(rows: Iterable[Row]) -> Iterator[tuple[str, bytes, dict[bytes, bytes]]]:
@@ -135,6 +137,7 @@ def puts(rows: Iterable[Row]) -> Iterator[tuple[str, bytes, dict[bytes, bytes]]]
     zeros included. A MINUTE_PRODUCT row is one cell of its minute's row: the key is the minute,
     the cell ``p:<product_id>`` holds the five values in VALUES order, separated by spaces.
     """
+    ### BEGIN SOLUTION
     for row in rows:
         texts = [*(str(row[name]) for name in EVENT_TYPES), f"{row.revenue:.2f}"]
         if row.table == MINUTE_PRODUCT:
@@ -142,6 +145,7 @@ def puts(rows: Iterable[Row]) -> Iterator[tuple[str, bytes, dict[bytes, bytes]]]
             yield row.table, minute.encode(), {f"{PRODUCT_FAMILY}:{product}".encode(): " ".join(texts).encode()}
         else:
             yield row.table, row.row_key.encode(), {COLUMNS[name]: text.encode() for name, text in zip(VALUES, texts)}
+    ### END SOLUTION
 
 
 def hbase_writer(settings: Settings) -> Callable[[DataFrame, int], None]:

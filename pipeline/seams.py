@@ -25,6 +25,8 @@ from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 
+from pipeline import edition
+
 
 @dataclass(frozen=True)
 class Seam:
@@ -83,7 +85,10 @@ def student_labs(value: str) -> frozenset[str] | None:
 
 
 def uses_student(settings, lab: str) -> bool:
-    """Whether ``settings`` run the student's functions of ``lab`` (else the reference's)."""
+    """Whether ``settings`` run the student's functions of ``lab`` (else the reference's): always in the
+    student edition, which has no reference."""
+    if edition.STUDENT_EDITION:
+        return True
     if not settings.labs_dir:
         return False
     chosen = student_labs(settings.student_labs)
@@ -95,12 +100,22 @@ def load(settings, lab: str) -> ModuleType:
     seam = SEAMS[lab]
     if not uses_student(settings, lab):
         return importlib.import_module(seam.reference)
-    return load_file(seam, Path(settings.labs_dir).expanduser().resolve())
+    return load_file(seam, Path(settings.labs_dir or default_labs_dir()).expanduser().resolve())
 
 
 def function(settings, lab: str, name: str):
     """One of ``lab``'s functions for ``settings`` (a shortcut for ``getattr(load(...), name)``)."""
     return getattr(load(settings, lab), name)
+
+
+def student_function(lab: str, name: str):
+    """The student edition's stand-in for a reference function: the student's own, from their labs folder
+    ($LAB_LABS_DIR, else the checkout's labs/)."""
+    seam = SEAMS[lab]
+    function = getattr(load_file(seam, default_labs_dir().expanduser().resolve()), name)
+    if function is getattr(importlib.import_module(seam.reference), name, None):  # it imported the stand-in
+        raise NotImplementedError(f"lab {lab}: write {name} in labs/{seam.folder}/{seam.file}")
+    return function
 
 
 @lru_cache(maxsize=None)

@@ -26,11 +26,22 @@ def with_field(index: int, value: str) -> str:
     return ",".join(fields)
 
 
+def pipeline_class(record: str, verdict) -> None:
+    """The verdict must be an Event or a Rejected of pipeline.contract: the pipeline's stages test for those."""
+    if isinstance(verdict, (Event, Rejected)):
+        return
+    name = type(verdict).__name__
+    assert name not in ("Event", "Rejected"), (
+        f"validate returned {'an' if name == 'Event' else 'a'} {name} of a class of its own (defined in "
+        f"{type(verdict).__module__}): return the Event and Rejected that contract.py imports from pipeline.contract, "
+        f"the classes the pipeline's stages test for (record {record!r})")
+    raise AssertionError(f"validate({record!r}) returned a {type(verdict).__name__}; return an Event or a Rejected")
+
+
 def reason(ctx: Context, record: str) -> str | None:
     """The reject reason the student's validate gives (None for an Event), checking the type of the verdict."""
     verdict = ctx.student.validate(record)
-    assert isinstance(verdict, (Event, Rejected)), (
-        f"validate({record!r}) returned a {type(verdict).__name__}; return an Event or a Rejected")
+    pipeline_class(record, verdict)
     if isinstance(verdict, Rejected):
         assert verdict.raw == record, f"Rejected.raw must be the record as given, got {verdict.raw!r}"
         return verdict.reason
@@ -87,6 +98,7 @@ def row_id_is_the_truncated_sha256(ctx: Context) -> None:
                       "price with two decimals, the session as it is; date and hour come from the text (UTC).")
 def a_valid_record_becomes_its_normalised_event(ctx: Context) -> None:
     got = ctx.student.validate(RECORD)
+    pipeline_class(RECORD, got)
     assert isinstance(got, Event), f"validate of a valid record returned {got!r}"
     for name, wanted in EVENT.as_dict().items():
         value = getattr(got, name)
@@ -98,6 +110,7 @@ def a_valid_record_becomes_its_normalised_event(ctx: Context) -> None:
 def the_same_event_written_differently_has_one_row_id(ctx: Context) -> None:
     plain = "2019-10-01 23:30:00,view,42,2053013555631882655,electronics.smartphone,\"apple, inc\",7.50,17,\"s \"\"1\"\"\""
     a, b = ctx.student.validate(RECORD), ctx.student.validate(plain)
+    pipeline_class(RECORD, a)
     assert isinstance(a, Event) and isinstance(b, Event), "both spellings of the event must be valid"
     assert a.row_id == b.row_id, f"two spellings of one event got row ids {a.row_id} and {b.row_id}"
 
