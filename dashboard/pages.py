@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from flask import Blueprint, current_app, render_template, render_template_string, request, send_from_directory
 
@@ -75,11 +74,13 @@ def lab08():
 
 def lab08_page(settings, kpis: dict) -> str:
     """Lab 08's page for ``kpis``: the student's labs/08-dashboard/kpis.html when ``settings`` run their lab 08
-    and it exists (read again at every request, autoescaped like every template), else the reference's."""
+    (read again at every request, autoescaped like every template; NotImplementedError, which names the
+    step, while it does not exist), else the reference's."""
     if seams.uses_student(settings, "08"):
-        page = Path(settings.labs_dir).expanduser() / seams.SEAMS["08"].folder / LAB08_PAGE
-        if page.is_file():
-            return render_template_string(page.read_text(encoding="utf-8"), kpis=kpis)
+        page = seams.labs_dir_of(settings) / seams.SEAMS["08"].folder / LAB08_PAGE
+        if not page.is_file():
+            raise NotImplementedError(f"lab 08, step 8: write labs/{seams.SEAMS['08'].folder}/{LAB08_PAGE}")
+        return render_template_string(page.read_text(encoding="utf-8"), kpis=kpis)
     return render_template("lab08.html", kpis=kpis)
 
 

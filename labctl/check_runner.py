@@ -602,7 +602,8 @@ def run_lab(lab: str, labs_dir: Path | None, *, reference: bool = False, verbose
             on_checks: Callable[[list[dict]], None] | None = None, on_start: Callable[[str], None] | None = None,
             on_result: Callable[[CheckResult], None] | None = None) -> LabResult:
     """Run lab ``lab``'s public checks (or those of ``checks_file``; and its hidden checks with ``hidden``)
-    against the student's functions in ``labs_dir`` (the reference's with ``reference``).
+    against the student's functions in ``labs_dir`` (the reference's with ``reference``); ``inline``: every
+    checks file goes to the worker as text.
     ``only``: those checks (names, in any order). ``user``: whose run it is (the namespace's name; the
     grader's student id). ``account``: run the worker as this account (as root; the run's files become
     its own). ``code_root``: the tree the worker imports the lab's code from. ``limit_s``: a cap on the

@@ -91,7 +91,7 @@ class _Student:
 
     def __init__(self, app, settings: Settings):
         self.app = app
-        self.path = seams.SEAMS["08"].path(Path(settings.labs_dir).expanduser().resolve())
+        self.path = seams.SEAMS["08"].path(seams.labs_dir_of(settings))
         self.changed = self._stamp()
 
     def _stamp(self) -> int | None:
@@ -177,7 +177,7 @@ def start_background(settings: Settings, host: str, port: int, seconds: float | 
     argv = [sys.executable, "-c", "from labctl.cli import main; main()", "dashboard", "--namespace",
             settings.namespace, "--host", host, "--port", str(port)]
     if seams.uses_student(settings, "08"):
-        argv += ["--labs", settings.labs_dir]
+        argv += ["--labs", str(seams.labs_dir_of(settings))]
     if seconds:
         argv += ["--for", f"{seconds:g}"]
     with log.open("w") as output:

@@ -95,12 +95,17 @@ def uses_student(settings, lab: str) -> bool:
     return chosen is None or lab in chosen
 
 
+def labs_dir_of(settings) -> Path:
+    """The labs folder ``settings`` take students' files from (the default one when they name none)."""
+    return Path(settings.labs_dir or default_labs_dir()).expanduser().resolve()
+
+
 def load(settings, lab: str) -> ModuleType:
     """The module holding ``lab``'s functions for ``settings``: the student's file or the reference module."""
     seam = SEAMS[lab]
     if not uses_student(settings, lab):
         return importlib.import_module(seam.reference)
-    return load_file(seam, Path(settings.labs_dir or default_labs_dir()).expanduser().resolve())
+    return load_file(seam, labs_dir_of(settings))
 
 
 def function(settings, lab: str, name: str):

@@ -1,9 +1,11 @@
 """The reference solutions written as a student's lab files, and the realistic mistakes (mutants) each
 lab's checks must catch.
 
-A lab's solution file is its reference module (``pipeline/contract.py`` for lab 01's ``contract.py``)
-copied whole, solution markers removed: it defines every function the lab asks for, helpers included.
-A mutant is one such file with one edit, kept in ``labs/<folder>/mutants.yml`` (instructor only):
+A lab's solution file is made from its reference module (``pipeline/contract.py`` for lab 01's
+``contract.py``): the functions the lab asks for and the module's solution regions (its private
+helpers), the module's imports, and the rest of what it defines imported from it (see
+``solution_text``). A mutant is one such file with one edit, kept in ``labs/<folder>/mutants.yml``
+(instructor only):
 
 ```yaml
 - name: row_key_without_zero_padding          # unique in the lab

@@ -97,6 +97,8 @@ def verify_lab(lab: str, on_step: Callable[[str], None] = lambda step: None) -> 
         timeouts = [c.name for c in starter.checks if c.status == "timeout"]
         if timeouts:
             found.problems.append(f"the starter timed out in {', '.join(timeouts)}")
+        if not any("not written yet" in c.message for c in starter.checks):
+            found.problems.append("no check on the starter says which function is not written yet")
         for mutant in mutants:
             on_step(f"lab {number}: mutant {mutant.name}")
             mutated = solutions.write_mutant(scratch / "mutants" / mutant.name, mutant)

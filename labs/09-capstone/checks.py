@@ -2,16 +2,20 @@
 file, end to end, then through three failures: the HBase sink crashing between its writes and its commit,
 the HDFS landing crashing in the middle of a file, the stream restarted from its checkpoint.
 
-Every expectation comes from the generated file and its manifest, read here with this file's own reading of
-docs/data-contract.md, or from the raw topic read back from its beginning: never from your code.
+Every expectation comes from the generated files and their manifests (the generator, replayed with a manifest's
+arguments, says which of its records are valid and which event each one is), or from the raw topic read back
+from its beginning: never from your code.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterator
@@ -19,7 +23,12 @@ from typing import Iterator
 import hdfs
 from kafka import KafkaConsumer, TopicPartition
 
+from datasets.catalogue import build_catalogue
+from datasets.clock import Clock
+from datasets.defects import DefectInjector
+from datasets.generator import HEADER
 from datasets.manifest import manifest_path
+from datasets.sessions import clean_lines
 from labctl.checking import Context, check
 from pipeline import contract, hbase_sink, landing, produce, realtime, seams, store, topics
 from pipeline import run as pipeline_run
@@ -34,31 +43,86 @@ EXTRA = [
     "2019-10-04 12:00:00 UTC,purchase,1001,2053013555631882655,electronics.smartphone,apple,100.00,9000000001,cap-1",
     "2019-10-04 12:00:00, Purchase ,01001,2053013555631882655,Electronics.Smartphone,Apple,100,9000000001,cap-1",
 ]
+# The event each EXTRA record is (an id of this file's own, its type and price): the last is the third again.
+EXTRA_EVENTS = [("capstone-1", "view", Decimal("100.00")), ("capstone-2", "cart", Decimal("100.00")),
+                ("capstone-3", "purchase", Decimal("100.00")), ("capstone-3", "purchase", Decimal("100.00"))]
 DRILL_ROWS = 1000  # the file produced for the drills, on top of it
 IDLE_S = 6  # a consumer run stops after this long without a record
 FIRST_IDLE_S = 20  # the run that crashes: it ends at its first write, once the group has let it in
 STACK = ("kafka", "hbase", "hdfs")
+# The time limit of a check that reads the end-to-end run: the first makes it, and so does any run on its own
+# (`lab verify` runs a mutant's checks alone).
+RUN_S = 300
 TYPES = contract.EVENT_TYPES
 
 
 # ---------------------------------------------------------------------------------------------------
-# The truth: the reference Python contract's verdicts (the student's own contract runs in their pipeline)
+# The truth: what the generator wrote (the student's own contract runs in their pipeline)
+
+# A record's verdict: the event it is (an id: its normalised line as the generator wrote it, its type, its
+# price), or None for a record the contract rejects.
+Verdict = tuple[str, str, Decimal] | None
+
+
+def generated_verdicts(path: Path) -> dict[bytes, Verdict]:
+    """The verdict of each record of a generated file: the generator replayed with its manifest's arguments
+    (the clean lines, then the defects it put in them), checked against the manifest's SHA-256."""
+    manifest = json.loads(manifest_path(path).read_text())
+    args = manifest["args"]
+    rows, seed = args["rows"], args["seed"]
+    injector = DefectInjector(seed, args["defect_rate"])
+    lines = clean_lines(build_catalogue(seed), Clock(date.fromisoformat(args["start"]), args["days"]), rows, seed)
+    digest = hashlib.sha256((",".join(HEADER) + "\n").encode())
+    verdicts: dict[bytes, Verdict] = {}
+    written = 0
+    for line in lines:
+        if written >= rows:
+            break
+        hit = injector.apply(line, rows - written) if injector.due() else None
+        text, count, keys = (line, 1, (line,)) if hit is None else hit  # keys: the clean events, none if rejected
+        digest.update(text.encode())
+        written += count
+        for record, key in zip(text[:-1].split("\n"), keys or (None,) * count):
+            fields = next(csv.reader([key[:-1]])) if key is not None else None
+            verdicts[record.encode()] = None if fields is None else (
+                key, fields[1], Decimal(fields[6]).quantize(Decimal("0.01")))
+    lines.close()
+    if digest.hexdigest() != manifest["sha256"]:
+        raise RuntimeError(f"lab 09's checks could not replay the generator of {path}: please report it")
+    return verdicts
+
+
+_verdicts: dict[str, dict[bytes, Verdict]] = {}
+
+
+def verdicts(ctx: Context) -> dict[bytes, Verdict]:
+    """The verdict of every record the checks produce: the generated files' (the run's and the drills') and EXTRA."""
+    namespace = ctx.settings.namespace
+    if namespace not in _verdicts:
+        known = generated_verdicts(ctx.dataset(rows=ROWS)) | generated_verdicts(ctx.dataset(rows=DRILL_ROWS))
+        _verdicts[namespace] = known | {line.encode(): event for line, event in zip(EXTRA, EXTRA_EVENTS)}
+    return _verdicts[namespace]
 
 
 @dataclass
 class Truth:
-    """What a set of raw records holds: how many, and the distinct valid events by row id."""
+    """What a set of raw records holds: how many, and the distinct valid events by their id."""
 
     records: int = 0
     valid: int = 0
     events: dict[str, tuple[str, Decimal]] = field(default_factory=dict)
+    unknown: int = 0  # records that are no line of the files the checks produce
 
-    def add(self, raw: bytes) -> None:
+    def add(self, raw: bytes, known: dict[bytes, Verdict]) -> None:
         self.records += 1
-        event = contract.validate(contract.decode(raw))
-        if isinstance(event, contract.Event):
+        if raw not in known:
+            self.unknown += 1
+            return
+        verdict = known[raw]
+        if verdict is not None:
             self.valid += 1
-            self.events[event.row_id] = (event.event_type, event.price)
+            event, kind, price = verdict
+            self.events[event] = (kind, price)
 
     @property
     def by_type(self) -> dict[str, int]:
@@ -70,26 +134,33 @@ class Truth:
         return sum((price for kind, price in self.events.values() if kind == "purchase"), Decimal("0.00"))
 
     @classmethod
-    def of_file(cls, path: Path) -> Truth:
-        truth = cls()
+    def of_file(cls, ctx: Context, path: Path) -> Truth:
+        truth, known = cls(), verdicts(ctx)
         for raw in file_lines(path).values():
-            truth.add(raw)
+            truth.add(raw, known)
         expected = json.loads(manifest_path(path).read_text())["expected"]
-        if (truth.records, truth.valid, len(truth.events)) != (
+        if truth.unknown or (truth.records, truth.valid, len(truth.events)) != (
                 expected["input_records"], expected["valid"], expected["clean_events"]):
             raise RuntimeError(f"lab 09's checks misread their own dataset {path} ({truth.records} records, "
-                               f"{truth.valid} valid, {len(truth.events)} distinct; its manifest says {expected}): "
-                               f"please report it")
+                               f"{truth.unknown} unknown, {truth.valid} valid, {len(truth.events)} distinct; its "
+                               f"manifest says {expected}): please report it")
         return truth
 
     @classmethod
     def of_topic(cls, ctx: Context) -> tuple[Truth, set[tuple[int, int]]]:
         """The truth of every record of the namespace's raw topic, and their (partition, offset)s."""
-        truth, positions = cls(), set()
+        truth, positions, known = cls(), set(), verdicts(ctx)
         for record in topic_records(ctx.settings, ctx.settings.raw_topic):
-            truth.add(record.value)
+            truth.add(record.value, known)
             positions.add((record.partition, record.offset))
         return truth, positions
+
+    def known(self) -> Truth:
+        """This truth, once sure that every record is one the checks produced."""
+        assert not self.unknown, (
+            f"the raw topic holds {self.unknown} records (of {self.records}) that are no line of the files "
+            f"produced: your producer (lab 02) must send each line's bytes unchanged")
+        return self
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -226,7 +297,7 @@ def drill_file(ctx: Context) -> None:
     namespace = ctx.settings.namespace
     if namespace not in _drills:
         path = ctx.dataset(rows=DRILL_ROWS)
-        truth = Truth.of_file(path)
+        truth = Truth.of_file(ctx, path)
         if topic_size(ctx) < ROWS + len(EXTRA) + truth.records:
             produce.produce(ctx.settings, path, progress=False)
         _drills[namespace] = truth
@@ -288,7 +359,7 @@ def crash_in_first_write() -> Iterator[list]:
 # The whole pipeline, end to end
 
 
-@check(points=2, spark=True, timeout=300, services=STACK,
+@check(points=2, spark=True, timeout=RUN_S, services=STACK,
        hint="Run `lab pipeline --mine --namespace $USER run` on your own file (README step 2) and compare its "
             "quality counts with the manifest's `expected`: the first count that differs names the stage to look at.")
 def the_whole_pipeline_counts_what_the_manifest_expects(ctx: Context) -> None:
@@ -301,13 +372,13 @@ def the_whole_pipeline_counts_what_the_manifest_expects(ctx: Context) -> None:
             f"{expected[name]!r}")
 
 
-@check(points=1, timeout=60, services=STACK,
+@check(points=1, spark=True, timeout=RUN_S, services=STACK,
        hint="Every distinct valid event is one row of the events table: fewer rows means two events share a key, "
             "more means one event got two keys (labs 01 and 03). Count them: `echo \"count '${USER}_events'\" | "
             "hbase shell -n`.")
 def hbase_holds_each_clean_event_once(ctx: Context) -> None:
     path, _ = whole_run(ctx)
-    truth = Truth.of_file(path)
+    truth = Truth.of_file(ctx, path)
     rows, purchases = hbase_row_count(ctx.settings), purchase_rows(ctx)
     wanted = sum(1 for kind, _ in truth.events.values() if kind == "purchase")
     assert rows == len(truth.events), (
@@ -316,7 +387,7 @@ def hbase_holds_each_clean_event_once(ctx: Context) -> None:
         f"after your run the purchases table holds {purchases} rows; the file has {wanted} distinct purchases")
 
 
-@check(points=1, timeout=60, services=STACK,
+@check(points=1, spark=True, timeout=RUN_S, services=STACK,
        hint="The raw zone keeps every record of the topic once, in whole files (lab 04). Count its lines with "
             "`hdfs dfs -cat '/ecommerce/'$USER'/raw/*/*.jsonl' | wc -l` (README step 2).")
 def the_raw_zone_holds_each_record_once(ctx: Context) -> None:
@@ -334,13 +405,13 @@ def the_raw_zone_holds_each_record_once(ctx: Context) -> None:
                           f"{', '.join(problems)}")
 
 
-@check(points=2, timeout=60, services=STACK,
+@check(points=2, spark=True, timeout=RUN_S, services=STACK,
        hint="Both sides count the distinct valid events: the real-time total row (lab 07, `get '${USER}_rt_total', "
             "'all'` in the HBase shell) and the batch kpis (lab 06, in your summary) must give the same counts per "
             "type and the same revenue, the sum of the purchases' prices.")
 def the_live_totals_agree_with_the_batch_kpis(ctx: Context) -> None:
     path, summary = whole_run(ctx)
-    truth = Truth.of_file(path)
+    truth = Truth.of_file(ctx, path)
     kpis = summary.get("kpis", {})
     live = store.totals(ctx.settings)
     batch_revenue = Decimal(str(kpis.get("revenue"))).quantize(Decimal("0.01")) if kpis.get("revenue") is not None \
@@ -371,7 +442,7 @@ def a_sink_crash_before_its_commit_doubles_nothing(ctx: Context) -> None:
     if not crashed:
         raise RuntimeError("the sink found no new record to write: the drill's file was not produced")
     hbase_sink.run(ctx.settings, idle_timeout_s=IDLE_S)
-    truth, _ = Truth.of_topic(ctx)
+    truth = Truth.of_topic(ctx)[0].known()
     purchases = sum(1 for kind, _ in truth.events.values() if kind == "purchase")
     rows = hbase_row_count(ctx.settings)
     assert rows == len(truth.events), (
@@ -401,12 +472,14 @@ def a_landing_crash_mid_file_loses_and_doubles_nothing(ctx: Context) -> None:
     compare_positions(RawZone.read(ctx), positions, "after a crash in the middle of a file, and a restart")
 
 
-@check(points=2, spark=True, timeout=150, services=STACK,
+@check(points=2, spark=True, timeout=RUN_S, services=STACK,
        hint="A stream restarted from its checkpoint goes on from its saved state and writes the new absolute "
             "totals: a put must not depend on what was written before (lab 07).")
 def the_live_totals_survive_a_restart_of_the_stream(ctx: Context) -> None:
+    if not topic_size(ctx):  # run on its own: the end-to-end run's stream is the one that restarts
+        whole_run(ctx)
     drill_file(ctx)
     with no_empty_batches(ctx) as spark:
         realtime.run(ctx.settings, available_now=True, spark=spark)
-    truth, _ = Truth.of_topic(ctx)
+    truth = Truth.of_topic(ctx)[0].known()
     compare_live(store.totals(ctx.settings), truth, "after the stream restarted on more records")

@@ -164,11 +164,15 @@ def test_a_students_lab_08_file_serves_its_endpoints(tmp_path):
     assert app.test_client().get("/api/daily").get_json()["daily"] == SUMMARY["daily"]
 
 
-def test_lab_08_page_is_the_students_template_else_the_references(tmp_path):
+def test_lab_08_page_is_the_references_or_the_students_template_once_written(tmp_path):
     assert "<th>orders</th>" in client().get("/lab08").get_data(as_text=True)
     page = tmp_path / "08-dashboard" / "kpis.html"
     page.parent.mkdir()
     (page.parent / "api.py").write_text("from dashboard.api import *  # noqa\n")
+    app = create_app(Settings(namespace="fakes", labs_dir=str(tmp_path), student_labs="08"), FakeSummary(), FakeLive())
+    unwritten = app.test_client().get("/lab08")
+    assert unwritten.status_code == 501
+    assert "lab 08, step 8: write labs/08-dashboard/kpis.html" in unwritten.get_data(as_text=True)
     page.write_text('{% extends "layout.html" %}{% block title %}Mine{% endblock %}'
                     '{% block content %}<p>{{ kpis.kpis.orders }} {{ "<b>" }}</p>{% endblock %}')
     app = create_app(Settings(namespace="fakes", labs_dir=str(tmp_path), student_labs="08"), FakeSummary(), FakeLive())

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from kafka.admin import KafkaAdminClient
 
+from labctl import course
 from labctl.instructor import solutions
 
 pytestmark = pytest.mark.integration
@@ -172,3 +173,21 @@ def test_lab_00_is_not_graded_from_submissions(tmp_path):
     result = lab("grade", "00", str(tmp_path / "s"), "--out", str(tmp_path / "g"))
     assert result.returncode == 2
     assert "checked on each student's own services" in result.stderr
+
+
+def test_grading_every_lab_writes_one_gradebook(tmp_path, services):
+    subs, out = tmp_path / "submissions", tmp_path / "grades"
+    solutions.write_solutions(subs / "alice", "01")  # lab 01 only
+    (subs / "zed").mkdir(parents=True)  # nothing handed in
+    assert lab("grade", "--all", str(subs), "--out", str(out), timeout=1800).returncode == 0
+    with (out / "gradebook.csv").open() as rows:
+        book = {row["student"]: row for row in csv.DictReader(rows)}
+    labs = [n for n in course.LABS if n != "00"]
+    assert list(book["alice"]) == ["student", *(f"lab {n}" for n in labs), "score", "max_score"]
+    full = grades(out / "lab-01")["alice"]["max_score"]
+    assert book["alice"]["lab 01"] == full and book["alice"]["score"] == full
+    assert all(book["alice"][f"lab {n}"] == "0" for n in labs[1:])
+    assert book["zed"]["score"] == "0"
+    for number in labs:
+        assert grades(out / f"lab-{number}")["zed"]["status"] == "error"
+        assert (out / f"lab-{number}" / "zed" / "feedback.md").is_file()
