@@ -83,7 +83,9 @@ class Worker:
         checks, names = [], set()
         try:
             for item in request["checks_files"]:
-                _, loaded = checking.load_checks(Path(item["path"]), item.get("source"), item.get("hidden", False))
+                module, loaded = checking.load_checks(Path(item["path"]), item.get("source"), item.get("hidden", False))
+                if Path(item["path"]).name == "checks.py":  # the lab's public checks (not --checks-file's)
+                    checking.loaded_public.setdefault(lab, module)
                 twice = names & {c.name for c in loaded}
                 if twice:
                     raise ValueError(f"{item['path']}: checks named as in another checks file: {', '.join(twice)}")

@@ -38,6 +38,7 @@ from pipeline import seams
 from pipeline.settings import Settings
 
 MESSAGE_CHARS = 300
+CHECK_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 # Names check authors may use in ``services=`` besides the services themselves (`lab status` lists those).
 SERVICE_GROUPS = {
@@ -137,6 +138,24 @@ def load_checks(path: Path, source: str | None = None, hidden: bool = False) -> 
     return module, checks
 
 
+# The public checks module each lab's worker loaded (check_worker.py), for the hidden checks (public_checks).
+loaded_public: dict[str, ModuleType] = {}
+
+
+def public_checks(lab: str) -> ModuleType:
+    """The public checks module of ``lab``, for its hidden checks to share helpers and state with: the one
+    this worker loaded, else the course's, loaded now (its checks are not registered again)."""
+    if lab not in loaded_public:
+        from labctl import course
+
+        saved = list(_registry)
+        try:
+            loaded_public[lab], _ = load_checks(course.checks_file(lab))
+        finally:
+            _registry[:] = saved
+    return loaded_public[lab]
+
+
 def default_seed(lab: str, user: str | None = None) -> int:
     """The seed of a lab's generated data for a user (the grader passes its own)."""
     user = user if user is not None else getpass.getuser()
@@ -170,7 +189,8 @@ class Shared:
             from pipeline import spark as spark_session
 
             try:
-                self.session = spark_session.session(self.settings, f"check-{self.lab}", master="local[2]")
+                self.session = spark_session.session(self.settings, f"check-{self.lab}", master="local[2]",
+                                                     java_options=CHECK_JVM_OPTIONS)
             except Exception as error:  # noqa: BLE001 - Java missing, no memory, ...
                 raise SetupError(f"Spark did not start: {outcome(error, ())[1]}") from error
             finally:

@@ -317,6 +317,9 @@ def grade_one(session: Session, student: str, submission: Path) -> Grade:
         if previous is not None and previous.key == key and not session.force:
             return previous
         labs = lab_copy(source, lab, work / "labs")
+        if not course.student_files(lab, labs):
+            return _error_grade(session, student, f"no files of lab {lab} in the submission (expected "
+                                f"labs/{course.LABS[lab].folder}/)", started, key)
         before = footprint(session.settings) if session.watch else {}
         try:
             result = check_runner.run_lab(

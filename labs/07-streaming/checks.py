@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 
 from datasets.manifest import manifest_path
 from labctl.checking import Context, check, local_time_zone
-from pipeline import contract, produce, realtime
+from pipeline import clean, contract, produce, realtime
 from pipeline.readback import stream_files
 from pipeline.contract import EVENT_TYPES
 from pipeline.store import COLUMNS, MINUTE, MINUTE_PRODUCT, PRODUCT, TOTAL, TOTAL_KEY, VALUES
@@ -250,14 +250,18 @@ def parse(texts: list[bytes]) -> dict:
     return {**{name: int(text) for name, text in zip(EVENT_TYPES, texts)}, "revenue": Decimal(texts[4].decode())}
 
 
-def clean_events(records: list[bytes]) -> list[tuple[str, str, int, Decimal]]:
-    """The distinct valid events of raw records (pipeline.contract), as (time, type, product, price)."""
+def clean_events(spark, records: list[bytes]) -> list[tuple[str, str, int, Decimal]]:
+    """The distinct valid events of raw records, as (time, type, product, price): the data contract as the
+    stream applies it (pipeline.clean.apply_contract, given), the first record of each row id."""
+    raw = spark.createDataFrame([(contract.decode(record),) for record in records], "raw string")
+    valid = clean.apply_contract(raw).where(F.col("reason").isNull()).select(
+        F.date_format("event_time", "yyyy-MM-dd HH:mm:ss").alias("event_time"), "event_type", "product_id", "price",
+        "row_id")
     seen, events = set(), []
-    for raw in records:
-        event = contract.validate(contract.decode(raw))
-        if isinstance(event, contract.Event) and event.row_id not in seen:
-            seen.add(event.row_id)
-            events.append((event.event_time, event.event_type, event.product_id, event.price))
+    for row in valid.collect():
+        if row.row_id not in seen:
+            seen.add(row.row_id)
+            events.append((row.event_time, row.event_type, row.product_id, row.price))
     return events
 
 
@@ -291,12 +295,12 @@ def a_restart_from_the_checkpoint_neither_loses_nor_doubles(ctx: Context) -> Non
     with away_from_utc(ctx) as spark:
         stream_files(directory, [records[:300]])
         drain(spark, directory, checkpoint, sink, ctx.student.aggregates)
-        first = expected_rows(clean_events(records[:300]))
+        first = expected_rows(clean_events(spark, records[:300]))
         compare(TOTAL, sink.tables().get(TOTAL, {}), first[TOTAL], what="after the first micro-batch, HBase")
         # After the restart: new records, and some that were already counted (a producer that sent them again).
         stream_files(directory, [records[300:] + records[250:300]])
         drain(spark, directory, checkpoint, sink, ctx.student.aggregates)
-    wanted, got = expected_rows(clean_events(records)), sink.tables()
+    wanted, got = expected_rows(clean_events(ctx.spark, records)), sink.tables()
     for label in (TOTAL, MINUTE, PRODUCT, MINUTE_PRODUCT):
         compare(label, got.get(label, {}), wanted[label], what="after a restart and one more micro-batch, HBase")
 
@@ -308,7 +312,7 @@ def the_stream_on_kafka_and_hbase_counts_every_clean_event(ctx: Context) -> None
     path = ctx.dataset(rows=1000)
     produce.produce(ctx.settings, path, progress=False, processes=1)
     with open(path, "rb") as csv:
-        events = clean_events([raw for _, raw in contract.read_records(csv)])
+        events = clean_events(ctx.spark, [raw for _, raw in contract.read_records(csv)])
     manifest = json.loads(manifest_path(path).read_text())["expected"]["clean_events"]
     assert len(events) == manifest, f"the check's own count ({len(events)}) disagrees with the manifest ({manifest})"
     wanted = expected_rows(events)

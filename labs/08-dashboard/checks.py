@@ -161,17 +161,23 @@ PAGE_KPIS = {"computed_at": "2021-02-03T04:05:06+00:00",
                       "aov": 1795.74, "conversion_rate": 0.125, "cart_abandonment_rate": 0.375}}
 
 
+def page(ctx: Context, kpis: dict, summary, live) -> tuple[str, str]:
+    """The student's lab 08 page for ``kpis`` (it must say when the run was computed), and its text as
+    "|cell|cell|...|" (each tag a separator)."""
+    from dashboard.pages import lab08_page
+
+    app = create_app(ctx.settings, summary=summary, live=live)
+    with app.test_request_context("/lab08"):
+        html = lab08_page(ctx.settings, kpis)
+    assert kpis["computed_at"] in html, "the page does not say when the run was computed (kpis.computed_at)"
+    return html, "|" + re.sub(r"\|+", "|", re.sub(r"\s*<[^>]*>\s*", "|", html)) + "|"
+
+
 @check(points=1, hint="In the content block: kpis.computed_at, then for each KPI that is a number its name in one "
                       "cell and {{ value }} in the next (a table), and the chart macro's daily-revenue chart.")
 def your_page_shows_the_kpis(ctx: Context) -> None:
-    from dashboard.pages import lab08_page
-
-    app = create_app(ctx.settings, summary=FakeSummary(), live=FakeLive())
-    with app.test_request_context("/lab08"):
-        html = lab08_page(ctx.settings, PAGE_KPIS)
+    html, cells = page(ctx, PAGE_KPIS, FakeSummary(), FakeLive())
     assert "<h1>Your KPIs</h1>" in html, "the page does not extend layout.html with the title Your KPIs"
-    assert PAGE_KPIS["computed_at"] in html, "the page does not say when the run was computed (kpis.computed_at)"
-    cells = "|" + re.sub(r"\|+", "|", re.sub(r"\s*<[^>]*>\s*", "|", html)) + "|"
     for name, value in PAGE_KPIS["kpis"].items():
         if isinstance(value, (int, float)):
             assert f"|{name}|{value}|" in cells, (

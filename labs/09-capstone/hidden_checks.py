@@ -8,17 +8,14 @@ The truth is the reference contract's verdict on each record of the run's file o
 
 from __future__ import annotations
 
-import sys
 from collections import Counter, defaultdict
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from types import ModuleType
 from typing import Iterable
 
 from dashboard import create_app
 from dashboard.sources import LATEST_PURCHASES
-from labctl import course
-from labctl.checking import Context, check, load_checks
+from labctl.checking import Context, check, public_checks
 from pipeline import contract, realtime, store
 from pipeline.readback import file_lines, topic_records
 
@@ -30,15 +27,8 @@ SHOWN = 3  # differences quoted in a message
 
 
 def public() -> ModuleType:
-    """The public checks module of lab 09: the one this worker loaded (its end-to-end run is cached there), else
-    loaded here (its checks are not registered again: the run's checks are already known)."""
-    path = course.checks_file("09").resolve()
-    for module in list(sys.modules.values()):
-        name = getattr(module, "__file__", None)
-        if name and hasattr(module, "whole_run") and Path(name).resolve() == path:
-            return module
-    module, _ = load_checks(path)
-    return module
+    """The public checks module of lab 09 (its end-to-end run is cached there)."""
+    return public_checks("09")
 
 
 def distinct_events(raws: Iterable[bytes]) -> dict[str, contract.Event]:
