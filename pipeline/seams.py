@@ -175,9 +175,11 @@ def unfinished(error: BaseException) -> str | None:
 
 def write_reference_labs(directory: Path) -> Path:
     """A labs folder whose lab files are the reference functions (what a student who solved every lab has),
-    for tests and benchmarks of the labs' own commands and checks."""
+    and lab 08's page the reference's template, for tests and benchmarks of the labs' own commands and checks."""
     for seam in SEAMS.values():
         path = seam.path(directory)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"from {seam.reference} import {', '.join(seam.functions)}  # noqa: F401\n")
+    page = Path(__file__).resolve().parent.parent / "dashboard" / "templates" / "lab08.html"
+    (directory / SEAMS["08"].folder / "kpis.html").write_text(page.read_text(encoding="utf-8"), encoding="utf-8")
     return directory
