@@ -3,7 +3,6 @@ try, on a long stream of a defect-heavy generated file, and on the broker with t
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -12,35 +11,16 @@ from kafka.future import Future
 from kafka.partitioner.default import murmur2
 
 import datasets
-from labctl.checking import Context, check
+from labctl.checking import Context, check, public_checks
 from pipeline import produce, readback, topics
 from pipeline.contract import read_records
 
 T = "2019-10-01 10:00:00 UTC"
 
-# What the checks expect, written here independently of the reference (the reference agrees: asserted below).
-_FIELD = re.compile(r'"((?:[^"]|"")*)"|([^",]*)')
-
-
-def _fields(text: str) -> list[str] | None:
-    fields, position = [], 0
-    while True:
-        match = _FIELD.match(text, position)
-        quoted, plain = match.group(1), match.group(2)
-        fields.append(quoted.replace('""', '"') if quoted is not None else plain)
-        position = match.end()
-        if position == len(text):
-            return fields
-        if text[position] != ",":
-            return None
-        position += 1
-
 
 def expected_key(raw: bytes) -> bytes:
-    fields = _fields(raw.decode("utf-8", errors="replace"))
-    if fields is None or len(fields) != 9:
-        return b""
-    key = (fields[8] or fields[7]).encode("utf-8")
+    """The public checks' own key of a record (written independently of the reference, which agrees)."""
+    key = public_checks("02").expected_key(raw)
     assert produce.record_key(raw) == key, f"the check's own key of {raw!r} disagrees with the reference"
     return key
 
