@@ -38,7 +38,6 @@ from pipeline import seams
 from pipeline.settings import Settings
 
 MESSAGE_CHARS = 300
-CHECK_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 # Names check authors may use in ``services=`` besides the services themselves (`lab status` lists those).
 SERVICE_GROUPS = {
@@ -189,8 +188,7 @@ class Shared:
             from pipeline import spark as spark_session
 
             try:
-                self.session = spark_session.session(self.settings, f"check-{self.lab}", master="local[2]",
-                                                     java_options=CHECK_JVM_OPTIONS)
+                self.session = spark_session.session(self.settings, f"check-{self.lab}", master="local[2]")
             except Exception as error:  # noqa: BLE001 - Java missing, no memory, ...
                 raise SetupError(f"Spark did not start: {outcome(error, ())[1]}") from error
             finally:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -222,6 +223,7 @@ ORDER BY category, revenue DESC, subcategory
 """,
 }
 SINGLE_ROW = ("kpis", "funnel")
+MART_THREADS = 4
 SUMMARY_KEYS = ("quality", "kpis", "funnel", "top_products", "top_brands", "revenue_by_category", "daily", "hourly")
 # a section of the breakdowns' by_category -> the mart of its rows (category first)
 CATEGORY_MARTS = {"top_products": "top_products_by_category", "top_brands": "top_brands_by_category"}
@@ -278,21 +280,38 @@ def breakdowns(marts: dict[str, DataFrame]) -> dict:
     return {"by_category": by_category, "revenue_by_subcategory": _rows(marts["revenue_by_subcategory"])}
 
 
-def run(settings: Settings, summary_out: Path | None = None, spark: SparkSession | None = None) -> dict:
+def run(settings: Settings, summary_out: Path | None = None, spark: SparkSession | None = None,
+        phases: spark_session.Phases | None = None) -> dict:
     """Write the marts, the breakdowns and the summary (to HDFS, and to ``summary_out`` when given);
-    returns the summary."""
-    spark = spark or spark_session.session(settings, "analyze")
+    returns the summary. ``phases`` receives the seconds of each phase.
+
+    The marts are small: each is computed once, then written and summarised from the same rows.
+    Their jobs are small too, so MART_THREADS of them run at once (Spark runs concurrent jobs).
+    """
+    phases = phases or spark_session.Phases()
+    with phases("session"):
+        spark = spark or spark_session.session(settings, "analyze",
+                                               input_bytes=spark_session.hdfs_bytes(settings, settings.clean_zone))
     events = spark.read.parquet(settings.hdfs_uri(settings.clean_zone))
-    # The marts are small: compute each once, then write and summarise the same rows.
-    computed = {name: spark.createDataFrame(df.collect(), df.schema)
-                for name, df in marts(events, seams.load(settings, "06")).items()}
-    for name, df in computed.items():
-        df.coalesce(1).write.mode("overwrite").parquet(settings.hdfs_uri(f"{settings.marts_zone}/{name}"))
-    client = settings.webhdfs()
-    result = summary(computed, clean.read_quality(settings, client))
-    # The breakdowns first: a dashboard that sees the new summary finds its breakdowns too.
-    clean.write_json(client, settings.breakdowns_path, breakdowns(computed))
-    clean.write_json(client, settings.summary_path, result)
+    defined = marts(events, seams.load(settings, "06"))
+
+    def compute(name: str) -> DataFrame:
+        return spark.createDataFrame(defined[name].collect(), defined[name].schema)
+
+    def write(name: str) -> None:
+        computed[name].coalesce(1).write.mode("overwrite").parquet(settings.hdfs_uri(f"{settings.marts_zone}/{name}"))
+
+    with ThreadPoolExecutor(MART_THREADS) as pool:
+        with phases("read clean events, compute marts"):
+            computed = dict(zip(defined, pool.map(compute, defined)))
+        with phases("write marts"):
+            list(pool.map(write, computed))
+    with phases("write summary and breakdowns"):
+        client = settings.webhdfs()
+        result = summary(computed, clean.read_quality(settings, client))
+        # The breakdowns first: a dashboard that sees the new summary finds its breakdowns too.
+        clean.write_json(client, settings.breakdowns_path, breakdowns(computed))
+        clean.write_json(client, settings.summary_path, result)
     if summary_out is not None:
         Path(summary_out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result

@@ -42,7 +42,7 @@ QUALITY_FILE = "quality.json"
 
 def _trim(column: Column) -> Column:
     """Leading and trailing spaces and tabs removed (contract.trim)."""
-    return F.regexp_replace(column, r"\A[ \t]+|[ \t]+\z", "")
+    return F.btrim(column, F.lit(" \t"))
 
 
 def _lower(column: Column) -> Column:
@@ -60,15 +60,18 @@ def apply_contract(df: DataFrame, column: str = "raw") -> DataFrame:
 
     The normalised columns are null on rejected records. Each step is its own
     projection, so Spark evaluates the field split and the regexes once per record.
+    A record without a double quote is well formed and splits at every comma; only
+    the others take the RFC 4180 regexes.
     """
     raw = F.coalesce(F.col(column), F.lit(""))
+    quoted = raw.contains('"')
     split = df.withColumns({
-        "_well_formed": raw.rlike(WELL_FORMED),
-        "_fields": F.transform(
+        "_well_formed": ~quoted | raw.rlike(WELL_FORMED),
+        "_fields": F.when(~quoted, F.split(raw, ",", -1)).otherwise(F.transform(
             F.regexp_extract_all(F.concat(F.lit(","), raw), F.lit(f",({FIELD})"), 1),
             lambda f: F.when(f.startswith('"'), F.replace(F.substr(f, F.lit(2), F.length(f) - 2), F.lit('""'),
                                                           F.lit('"'))).otherwise(f),
-        ),
+        )),
     })
     field = [F.get("_fields", i) for i in range(len(contract.FIELDS))]  # null when missing
     time_text = F.substr(_trim(field[0]), F.lit(1), F.lit(19))  # the trailing " UTC", if any, dropped
@@ -182,22 +185,30 @@ def write_json(client: InsecureClient, path: str, data: dict) -> None:
     client.write(path, data=(json.dumps(data, indent=2) + "\n").encode(), overwrite=True)
 
 
-def run(settings: Settings, spark: SparkSession | None = None) -> dict:
+def run(settings: Settings, spark: SparkSession | None = None, phases: spark_session.Phases | None = None) -> dict:
     """Clean the raw zone: clean events, quarantined records and quality counts; returns the counts.
 
     Every output is overwritten, so a rerun over the same raw zone gives the same result.
+    ``phases`` receives the seconds of each phase.
     """
-    spark = spark or spark_session.session(settings, "clean")
+    phases = phases or spark_session.Phases()
+    with phases("session"):
+        spark = spark or spark_session.session(settings, "clean",
+                                               input_bytes=spark_session.hdfs_bytes(settings, settings.raw_zone))
     lab = seams.load(settings, "05")
     raw = spark.read.schema(RAW_SCHEMA).json(settings.hdfs_uri(f"{settings.raw_zone}/{RAW_GLOB}"))
     checked = apply_contract(raw).persist()
     try:
-        lab.rejected_records(checked).drop("partition", "offset", "timestamp_ms").coalesce(1).write.mode(
-            "overwrite").partitionBy("reason").parquet(settings.hdfs_uri(f"{settings.quarantine_zone}/records"))
-        lab.deduplicate(lab.valid_events(checked)).repartition("event_date").write.mode("overwrite").partitionBy(
-            "event_date").parquet(settings.hdfs_uri(settings.clean_zone))
-        counts = lab.quality_counts(checked, spark.read.parquet(settings.hdfs_uri(settings.clean_zone)))
+        with phases("read raw zone, contract, write quarantine"):
+            lab.rejected_records(checked).drop("partition", "offset", "timestamp_ms").coalesce(1).write.mode(
+                "overwrite").partitionBy("reason").parquet(settings.hdfs_uri(f"{settings.quarantine_zone}/records"))
+        with phases("deduplicate, write clean events"):
+            lab.deduplicate(lab.valid_events(checked)).repartition("event_date").write.mode(
+                "overwrite").partitionBy("event_date").parquet(settings.hdfs_uri(settings.clean_zone))
+        with phases("quality counts"):
+            counts = lab.quality_counts(checked, spark.read.parquet(settings.hdfs_uri(settings.clean_zone)))
     finally:
         checked.unpersist()
-    write_json(settings.webhdfs(), quality_path(settings), counts)
+    with phases("write quality.json"):
+        write_json(settings.webhdfs(), quality_path(settings), counts)
     return counts

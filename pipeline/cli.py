@@ -18,6 +18,7 @@ from pipeline import run as run_stage
 from pipeline import seams
 from pipeline import settings as settings_module
 from pipeline.settings import Settings
+from pipeline.spark import Phases
 
 app = typer.Typer(help="Run the ecommerce pipeline's stages.", no_args_is_help=True)
 console = Console()
@@ -41,12 +42,14 @@ def namespace_option(
                               help="Like --mine, with this labs folder."),
     only: str = typer.Option(None, "--only", envvar="LAB_STUDENT_LABS",
                              help="With --mine: only these labs' functions are yours, e.g. 03 or 01,03 (default: all)."),
+    spark_master: str = typer.Option(None, "--spark-master", help="Where the Spark stages run: local[*] (one JVM "
+                                     "on this machine, the default) or spark://127.0.0.1:7077 (the standalone cluster)."),
 ) -> None:
     if mine and labs is None:
         labs = seams.default_labs_dir()
     try:
         ctx.obj = settings_module.load(namespace=namespace, labs_dir=str(labs.resolve()) if labs else None,
-                                       student_labs=only)
+                                       student_labs=only, spark_master=spark_master)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--namespace/--only") from None
 
@@ -151,20 +154,40 @@ def stream(
     realtime.run(_settings(ctx), available_now=available_now, processing_time=trigger, watermark_delay=watermark_delay)
 
 
+TIMINGS = typer.Option(False, "--timings", help="Also print the seconds of each phase of the Spark stages.")
+
+
+def _print_timings(phases: Phases) -> None:
+    table = Table(title="Where the time went (Spark is lazy: a phase holds the work its action needed)",
+                  title_justify="left")
+    table.add_column("phase")
+    table.add_column("seconds", justify="right")
+    for phase, seconds in phases.seconds.items():
+        table.add_row(phase, f"{seconds:.2f}")
+    console.print(table)
+
+
 @app.command()
-def clean(ctx: typer.Context) -> None:
+def clean(ctx: typer.Context, timings: bool = TIMINGS) -> None:
     """Clean the raw zone into Parquet (and the quarantine), print the quality counts."""
-    console.print_json(json.dumps(clean_stage.run(_settings(ctx))))
+    phases = Phases()
+    console.print_json(json.dumps(clean_stage.run(_settings(ctx), phases=phases)))
+    if timings:
+        _print_timings(phases)
 
 
 @app.command()
 def analyze(
     ctx: typer.Context,
     summary_out: Path = typer.Option(None, help="Also write the summary JSON to this local file."),
+    timings: bool = TIMINGS,
 ) -> None:
     """Spark SQL analytics over the clean events: the marts and the summary JSON."""
-    summary = analyze_stage.run(_settings(ctx), summary_out=summary_out)
+    phases = Phases()
+    summary = analyze_stage.run(_settings(ctx), summary_out=summary_out, phases=phases)
     _print_summary(summary)
+    if timings:
+        _print_timings(phases)
 
 
 @app.command()
@@ -173,15 +196,19 @@ def run(
     input_csv: Path = INPUT,
     summary_out: Path = typer.Option(..., help="Where to write the summary JSON."),
     watermark_delay: str = WATERMARK,
+    timings: bool = TIMINGS,
 ) -> None:
     """Every stage in order, waiting for the consumers to catch up; prints the summary."""
     settings = _settings(ctx)
+    phases = Phases()
     with console.status("starting") as status:
         report = run_stage.run(settings, input_csv, summary_out=summary_out, step=status.update,
-                               watermark_delay=watermark_delay)
+                               watermark_delay=watermark_delay, phases=phases)
     console.print(f"produced {report.produced.records:,} records at {report.produced.rate:,.0f}/s")
     _print_summary(report.summary)
     console.print(f"summary written to {summary_out} and hdfs://{settings.summary_path}")
+    if timings:
+        _print_timings(phases)
 
 
 def _print_summary(summary: dict) -> None:

@@ -71,13 +71,6 @@ STREAM_CONF = {
     "spark.sql.shuffle.partitions": "1",
 }
 PUT_BATCH_SIZE = 1000
-# The stream's JVMs (driver and executor) compile with C1 only. With C2 as well, each JVM spent
-# about 0.4 of a core compiling for minutes on end (Spark plans every micro-batch anew, and the
-# executor loads new generated classes for each). At 1,000 events/s, C1 alone cut the stream's
-# CPU from 117 % to 86 % of a core and the Live API's p95 from 4.7 s to 2.9-3.1 s. The price is
-# a slower drain of a large backlog: 1 M events in 157 s instead of 97 s (300,000 in 64 s either
-# way); C1 in the driver only kept the drain at 105 s but the p95 at 3.9 s.
-JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 
 def decode(value: Column) -> Column:
@@ -229,10 +222,10 @@ def run(settings: Settings, available_now: bool = False, processing_time: str = 
 
     available_now: process what the topic holds now and return; otherwise a batch every
     ``processing_time`` until SIGTERM or Ctrl-C. Without ``spark``, a session on the
-    standalone master (one core, spark.cores.max; no event log; JVM_OPTIONS) is made and stopped at the end.
+    ``settings.spark_master`` (no event log) is made and stopped at the end.
     """
     topics.ensure_topics(settings)
-    session = spark or spark_session.session(settings, "realtime", event_log=False, java_options=JVM_OPTIONS)
+    session = spark or spark_session.session(settings, "realtime", event_log=False)
     try:
         trigger = {"availableNow": True} if available_now else {"processingTime": processing_time}
         checkpoint = settings.hdfs_uri(f"{settings.checkpoint_dir}/{CHECKPOINT}")

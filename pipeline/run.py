@@ -14,6 +14,7 @@ from typing import Callable
 from pyspark.sql import SparkSession
 
 from pipeline import analyze, clean, hbase_sink, landing, lag, produce, realtime, seams, topics
+from pipeline import spark as spark_session
 from pipeline.settings import Settings
 
 CATCH_UP_TIMEOUT_S = 1800
@@ -74,10 +75,13 @@ class Consumers:
 
 def run(settings: Settings, csv_path: str | os.PathLike, summary_out: Path | None = None,
         step: Callable[[str], None] = lambda message: None, progress: bool = True,
-        watermark_delay: str = realtime.WATERMARK_DELAY, spark: SparkSession | None = None) -> RunReport:
+        watermark_delay: str = realtime.WATERMARK_DELAY, spark: SparkSession | None = None,
+        phases: spark_session.Phases | None = None) -> RunReport:
     """Push one CSV file through every stage; returns the producer's stats and the summary.
 
-    spark: the session of the Spark stages (real-time, clean, analyze); without it each makes its own."""
+    spark: the session of the Spark stages (real-time, clean, analyze); without it one session
+    serves them all. ``phases`` receives the seconds of
+    each phase of the clean and analyze stages."""
     topics.ensure_topics(settings)
     with Consumers(settings) as consumers:
         step(f"producing {csv_path} into {settings.raw_topic}")
@@ -90,10 +94,17 @@ def run(settings: Settings, csv_path: str | os.PathLike, summary_out: Path | Non
 
         lag.wait_caught_up(settings, [settings.hbase_sink_group, settings.landing_group],
                            CATCH_UP_TIMEOUT_S, on_poll=poll)
-    step("draining the raw topic into the real-time aggregates")
-    realtime.run(settings, available_now=True, watermark_delay=watermark_delay, spark=spark)
-    step("cleaning the raw zone")
-    clean.run(settings, spark=spark)
-    step("running the analytics")
-    summary = analyze.run(settings, summary_out=summary_out, spark=spark)
+    own_session = spark is None
+    session = spark or spark_session.session(settings, "run", event_log=False,
+                                             input_bytes=Path(csv_path).stat().st_size)
+    try:
+        step("draining the raw topic into the real-time aggregates")
+        realtime.run(settings, available_now=True, watermark_delay=watermark_delay, spark=session)
+        step("cleaning the raw zone")
+        clean.run(settings, spark=session, phases=phases)
+        step("running the analytics")
+        summary = analyze.run(settings, summary_out=summary_out, spark=session, phases=phases)
+    finally:
+        if own_session:
+            session.stop()
     return RunReport(produced, summary)

@@ -60,14 +60,10 @@ def command_lines() -> list[str]:
     return lines
 
 
-def stream_jvms(lab) -> tuple[str, str]:
-    """The command lines of the running stream's driver and executor JVMs."""
+def stream_jvm(lab) -> str:
+    """The command line of the running stream's JVM."""
     name = f"{lab.namespace}:realtime"
-    app = next(app for app in requests.get(MASTER_STATUS, timeout=10).json()["activeapps"] if app["name"] == name)
-    lines = command_lines()
-    driver = next(line for line in lines if "SparkSubmit" in line and f"spark.app.name={name} " in line)
-    executor = next(line for line in lines if "CoarseGrainedExecutorBackend" in line and f"--app-id {app['id']} " in line)
-    return driver, executor
+    return next(line for line in command_lines() if "SparkSubmit" in line and f"spark.app.name={name} " in line)
 
 
 def event_logs(lab) -> set[str]:
@@ -110,7 +106,10 @@ def test_running_stream_follows_a_live_produce_and_stops_on_sigterm(lab):
         while store.totals(lab) != expected and time.monotonic() < deadline and stream.poll() is None:
             time.sleep(2)
         assert store.totals(lab) == expected
-        assert all(realtime.JVM_OPTIONS in line.split() for line in stream_jvms(lab))
+        # One local JVM (no application on the standalone master), with the session's JVM flags.
+        jvm = stream_jvm(lab)
+        assert "spark.master=local[*]" in jvm.split() and set(spark_session.JVM_OPTIONS.split()) <= set(jvm.split())
+        assert f"{lab.namespace}:realtime" not in [a["name"] for a in requests.get(MASTER_STATUS, timeout=10).json()["activeapps"]]
         stream.send_signal(signal.SIGTERM)
         assert stream.wait(timeout=120) == 0
     finally:

@@ -26,3 +26,13 @@ def test_spark_submit_reads_hdfs_and_writes_parquet(require, tmp_path, unique):
         assert "_SUCCESS" in listing and ".parquet" in listing
     finally:
         run("hdfs", "dfs", "-rm", "-r", "-skipTrash", directory)
+
+
+def test_a_lab_session_maps_the_provisioned_class_archive():
+    """pipeline/spark.py's sessions start from the playbook's class archive (-Xshare:on fails the JVM
+    when it cannot map it: a changed class path, Java or Spark)."""
+    from pipeline import spark as spark_session
+
+    archive = spark_session.spark_env(spark_session.SPARK_CONF_DIR).get(spark_session.ARCHIVE_VARIABLE)
+    assert archive and Path(archive).is_file(), f"no class archive at {archive!r}"
+    assert spark_session.archive_accepted(Path(archive))
