@@ -292,8 +292,6 @@ def run(settings: Settings, summary_out: Path | None = None, spark: SparkSession
     with phases("session"):
         spark = spark or spark_session.session(settings, "analyze",
                                                input_bytes=spark_session.hdfs_bytes(settings, settings.clean_zone))
-    events = spark.read.parquet(settings.hdfs_uri(settings.clean_zone))
-    defined = marts(events, seams.load(settings, "06"))
 
     def compute(name: str) -> DataFrame:
         return spark.createDataFrame(defined[name].collect(), defined[name].schema)
@@ -303,6 +301,7 @@ def run(settings: Settings, summary_out: Path | None = None, spark: SparkSession
 
     with ThreadPoolExecutor(MART_THREADS) as pool:
         with phases("read clean events, compute marts"):
+            defined = marts(spark.read.parquet(settings.hdfs_uri(settings.clean_zone)), seams.load(settings, "06"))
             computed = dict(zip(defined, pool.map(compute, defined)))
         with phases("write marts"):
             list(pool.map(write, computed))

@@ -68,8 +68,9 @@ def test_sigkilled_consumers_lose_and_double_nothing(namespace, tmp_path):
     committed = Progress(namespace)
     log = (tmp_path / "stages.log").open("wb")
     running = {stage: start(namespace, stage, log) for stage in STAGES}
-    # Each stage is killed 3 times, at random points of its progress: a random time after a random share
-    # of the input (in the first, second and third quarter) has been committed.
+    # Each stage is killed 3 times, at random points of its progress: a random time (under 0.25 s: landing
+    # writes about 60,000 records a second, so a later kill could come after its last commit) after a
+    # random share of the input (in the first, second and third quarter) has been committed.
     targets = {stage: [EVENTS * rng.uniform(k / 4, (k + 1) / 4) for k in range(3)] for stage in STAGES}
     kill_at: dict[str, float] = {}
     deadline = time.monotonic() + 240
@@ -81,7 +82,7 @@ def test_sigkilled_consumers_lose_and_double_nothing(namespace, tmp_path):
             assert running[stage].poll() is None, f"{stage} exited\n{tail(log.name)}"
             progress = committed(group)
             if stage not in kill_at and progress >= targets[stage][0]:
-                kill_at[stage] = time.monotonic() + rng.uniform(0, 1)
+                kill_at[stage] = time.monotonic() + rng.uniform(0, 0.25)
             if stage in kill_at and time.monotonic() >= kill_at[stage]:
                 del kill_at[stage]
                 running[stage].send_signal(signal.SIGKILL)
