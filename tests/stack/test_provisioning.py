@@ -41,6 +41,7 @@ def test_second_run_reports_no_changes():
     assert recap, result.stdout[-2000:]
     header = re.compile(r"(?:TASK|RUNNING HANDLER) \[(.+?)\]")  # a handler's output is not its notifier's
     blocks = re.split(r"\n(?=(?:TASK|RUNNING HANDLER) \[)", result.stdout)
-    changed_tasks = [match.group(1) for block in blocks
-                     if (match := header.match(block)) and re.search(r"^changed:", block, re.MULTILINE)]
-    assert recap.group(1) == "0", f"changed={recap.group(1)}; changed tasks: {changed_tasks}"
+    changed = [block for block in blocks if header.match(block) and re.search(r"^changed:", block, re.MULTILINE)]
+    changed_tasks = [header.match(block).group(1) for block in changed]
+    # The blocks name the changed loop items (e.g. which package the deploy found different).
+    assert recap.group(1) == "0", f"changed={recap.group(1)}; changed tasks: {changed_tasks}\n" + "\n".join(changed)[:3000]
