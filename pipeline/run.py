@@ -80,8 +80,7 @@ def run(settings: Settings, csv_path: str | os.PathLike, summary_out: Path | Non
     """Push one CSV file through every stage; returns the producer's stats and the summary.
 
     spark: the session of the Spark stages (real-time, clean, analyze); without it one session
-    serves them all. ``phases`` receives the seconds of
-    each phase of the clean and analyze stages."""
+    serves them all. ``phases`` receives the seconds of each phase of the clean and analyze stages."""
     topics.ensure_topics(settings)
     with Consumers(settings) as consumers:
         step(f"producing {csv_path} into {settings.raw_topic}")
