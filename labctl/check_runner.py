@@ -472,7 +472,7 @@ class _Run:
                     if paused[0] == "spark":
                         message = self.spark_failed = (
                             f"Spark did not start within {SPARK_ALLOWANCE_S} s "
-                            f"(is the machine short of memory? `lab demo stop` frees about 1 GiB)")
+                            f"(is the machine short of memory? `lab status` says what to stop)")
                     else:
                         message = f"the services' health checks did not answer within {SERVICES_ALLOWANCE_S} s"
                     worker.kill()

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from datasets.cli import app as data_app
 from labctl import demo as demo_stage
-from labctl import check_runner, course, provision, serve, stack, supervisor
+from labctl import check_runner, course, memory, provision, serve, stack, supervisor
 from labctl.services import Service, UnknownService, load_services, select
 from pipeline import edition, seams
 from pipeline.cli import app as pipeline_app
@@ -59,7 +59,17 @@ def _print_status(services: list[Service]) -> bool:
         table.add_row(row.service.name, row.state, str(row.pid or "-"),
                       ",".join(map(str, row.service.ports)), health, row.service.ui or "-")
     console.print(table)
+    _warn_low_memory({row.pid for row in rows if row.service.demo and row.pid})
     return all(row.healthy for row in rows if not row.service.demo)
+
+
+def _warn_low_memory(demo_pids: set[int] | None = None) -> None:
+    """A yellow warning naming what to stop when a Spark job would not fit in the available memory."""
+    if demo_pids is None:
+        demo_pids = {state.pid for name, state in supervisor.states().items()
+                     if state.pid and name in {s.name for s in load_services() if s.demo}}
+    for line in memory.low_memory_advice(demo_pids):
+        err.print(f"[yellow]{escape(line)}[/]", highlight=False)
 
 
 def _core(services: list[Service]) -> list[Service]:
@@ -225,7 +235,6 @@ def dashboard(
                   markup=False, highlight=False, soft_wrap=True)
 
 
-SPARK_MEMORY_MIB = 1200
 HIDDEN_CHECKS_LINE = "Hidden checks run at grading time: passing every public check does not guarantee full marks."
 
 
@@ -233,16 +242,6 @@ def _labs_dir(labs: Path | None) -> Path:
     """--labs, else $LAB_LABS_DIR, else the checkout's labs/."""
     chosen = labs or (Path(os.environ["LAB_LABS_DIR"]) if os.environ.get("LAB_LABS_DIR") else None)
     return (chosen or course.course_labs_dir()).expanduser().resolve()
-
-
-def _available_mib() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) // 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def _ago(moment: float) -> str:
@@ -300,10 +299,8 @@ def check_lab(
     with console.status(f"lab {number}: starting the checks") as spinner:
         def on_checks(checks: list[dict]) -> None:
             width[0] = max([len(c["name"]) for c in checks] + [10])
-            available = _available_mib()
-            if any(c["spark"] for c in checks) and available is not None and available < SPARK_MEMORY_MIB:
-                console.print(f"[yellow]Only {available} MiB of memory available: "
-                              f"`lab demo stop` frees about 1 GiB.[/]")
+            if any(c["spark"] for c in checks):
+                _warn_low_memory()
 
         def on_start(name: str) -> None:
             spinner.update(f"lab {number}: {name.replace('_', ' ')}")

@@ -25,8 +25,14 @@ def _ctl(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["supervisorctl", "-c", CONFIG, *args], capture_output=True, text=True, check=False)
 
 
+def pid() -> int | None:
+    """supervisord's own pid (None when it is not running)."""
+    answer = _ctl("pid").stdout.strip()
+    return int(answer) if answer.isdigit() else None
+
+
 def is_running() -> bool:
-    return _ctl("pid").stdout.strip().isdigit()
+    return pid() is not None
 
 
 def ensure_running(timeout_s: float = 15.0) -> None:

@@ -114,26 +114,26 @@ def ingest(
     ctx: typer.Context,
     sink: str = typer.Option("both", help="hbase, hdfs or both."),
     idle_timeout: float = typer.Option(None, help="Stop after this many seconds without new records."),
+    sink_workers: int = typer.Option(hbase_sink.WORKERS, min=1, help="HBase sink processes (one per partition "
+                                     "of the raw topic by default; the demo's 20 events/s need one)."),
 ) -> None:
     """Consume the raw topic into HBase (validated) and the HDFS raw zone; Ctrl-C stops cleanly."""
     settings = _settings(ctx)
     if sink not in {"hbase", "hdfs", "both"}:
         raise typer.BadParameter("choose hbase, hdfs or both", param_hint="--sink")
     if sink == "both":
-        with run_stage.Consumers(settings, idle_timeout_s=idle_timeout) as consumers:
+        with run_stage.Consumers(settings, idle_timeout_s=idle_timeout, sink_workers=sink_workers) as consumers:
             console.print(f"consuming {settings.raw_topic} into HBase and HDFS; Ctrl-C stops")
             try:
-                for process in consumers.processes:
-                    process.join()
+                failed = consumers.wait()
             except KeyboardInterrupt:
-                pass
-        failed = [f"{p.name} (exit code {p.exitcode})" for p in consumers.processes if p.exitcode]
+                failed = None
         if failed:
-            console.print(f"[red]consumer failed:[/] {', '.join(failed)}; see its error above")
+            console.print(f"[red]consumer failed:[/] {failed}; see its error above. The others were stopped.")
             raise typer.Exit(1)
         return
     if sink == "hbase":
-        stats = hbase_sink.run(settings, idle_timeout_s=idle_timeout, workers=hbase_sink.WORKERS)
+        stats = hbase_sink.run(settings, idle_timeout_s=idle_timeout, workers=sink_workers)
     else:
         stats = landing.run(settings, idle_timeout_s=idle_timeout)
     console.print(stats)

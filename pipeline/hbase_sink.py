@@ -8,7 +8,9 @@ are written with `mutateRows` calls, the rejected ones are sent as JSON
 committed. A crash therefore re-delivers at most the uncommitted records: their
 HBase rows overwrite themselves (the row key is a function of the event, see
 docs/hbase-row-key.md), while the rejected topic is at-least-once, so its
-readers deduplicate by (partition, offset).
+readers deduplicate by (partition, offset). A broken Thrift connection (a restarted server,
+or an idle connection the server closed) is opened again with growing delays and the
+batch written again, with one log line per incident.
 
 The events and purchases tables' layout (row keys, the `e:event` cell) and their readers
 (`user_events`, `latest_purchases`) are in `pipeline/store.py`.
@@ -17,6 +19,7 @@ The events and purchases tables' layout (row keys, the `e:event` cell) and their
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,6 +27,7 @@ from functools import partial
 import happybase
 from kafka import TopicPartition
 from kafka.structs import OffsetAndMetadata
+from thriftpy2.transport import TTransportException
 
 from pipeline import contract, produce, seams, topics
 from pipeline.settings import Settings
@@ -34,6 +38,13 @@ MAX_BATCH_BYTES = 4 * 1024 * 1024
 # for HBase (measured: 6.9 s of 17.3 s for 300,000 records), so three keep the two cores busy
 # where fewer leave them idle.
 WORKERS = topics.PARTITIONS
+# Seconds between attempts to reach HBase again after its Thrift connection broke (a server restart,
+# or an idle connection the server closed); the sink gives up when HBase stays away this long.
+RECONNECT_DELAYS_S = (0.5, 1, 2, 4, 8, 15)
+RECONNECT_GIVE_UP_S = 600
+CONNECTION_ERRORS = (OSError, TTransportException)  # OSError: BrokenPipeError, ConnectionResetError, ...
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -127,6 +138,53 @@ class _Batch:
     offsets: dict[TopicPartition, OffsetAndMetadata] = field(default_factory=dict)
 
 
+class _Tables:
+    """The sink's HBase tables. A write that finds the connection broken reconnects, with growing delays, and
+    writes the whole batch again: a put of the same row key overwrites itself."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._connect()
+
+    def _connect(self) -> None:
+        self.connection = self.settings.hbase()
+        self.events = self.connection.table(self.settings.events_table)
+        self.purchases = self.connection.table(self.settings.purchase_table)
+
+    def write(self, batch: _Batch) -> None:
+        """Write the batch; one log line per lost connection, once it is back."""
+        broken_at, attempt, cause = None, 0, None
+        while True:
+            try:
+                _write(self.events, batch.rows)
+                _write(self.purchases, batch.purchases)
+                break
+            except CONNECTION_ERRORS as error:
+                now = time.monotonic()
+                if broken_at is None:
+                    broken_at, cause = now, f"{type(error).__name__}: {error}"
+                elif now - broken_at > RECONNECT_GIVE_UP_S:
+                    raise RuntimeError(f"HBase Thrift at {self.settings.hbase_host}:{self.settings.hbase_port} "
+                                       f"unreachable for {RECONNECT_GIVE_UP_S} s; is hbase-thrift running "
+                                       f"(`lab status`)?") from error
+                self.close()
+                time.sleep(RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)])
+                attempt += 1
+                try:
+                    self._connect()
+                except CONNECTION_ERRORS:
+                    continue
+        if broken_at is not None:
+            log.warning("hbase-sink: the HBase Thrift connection broke (%s); reconnected after %.1f s and wrote "
+                        "the batch again", cause, time.monotonic() - broken_at)
+
+    def close(self) -> None:
+        try:
+            self.connection.close()
+        except CONNECTION_ERRORS:
+            pass
+
+
 def _validate(settings: Settings, poll: dict, producer, stats: SinkStats) -> _Batch:
     """Validate a poll's records (lab 01's ``validate``) into rows (lab 03's keys and cell); rejected ones are
     sent (not yet flushed)."""
@@ -171,8 +229,7 @@ def run(settings: Settings, idle_timeout_s: float | None = None, max_records: in
                                max_poll_records=10_000)
     rejected_producer = produce.producer(settings, client_id=f"{settings.namespace}-hbase-sink", linger_ms=5,
                                          max_request_size=topics.REJECTED_MAX_BYTES)
-    connection = settings.hbase()
-    events_table, purchase_table = connection.table(settings.events_table), connection.table(settings.purchase_table)
+    tables = _Tables(settings)
     stats = SinkStats()
     started = time.monotonic()
     try:
@@ -180,8 +237,7 @@ def run(settings: Settings, idle_timeout_s: float | None = None, max_records: in
             if not poll:
                 continue
             batch = _validate(settings, poll, rejected_producer, stats)
-            _write(events_table, batch.rows)
-            _write(purchase_table, batch.purchases)
+            tables.write(batch)
             rejected_producer.flush()
             for future in batch.rejected:
                 future.get()  # raises if a rejected record could not be delivered
@@ -192,6 +248,6 @@ def run(settings: Settings, idle_timeout_s: float | None = None, max_records: in
     finally:
         consumer.close(autocommit=False)
         rejected_producer.close()
-        connection.close()
+        tables.close()
         stats.seconds = time.monotonic() - started
     return stats

@@ -4,6 +4,7 @@ drain the real-time job, clean, analyze. Used by `lab pipeline run` and the demo
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
@@ -57,6 +58,18 @@ class Consumers:
         for process in self.processes:
             process.start()
         return self
+
+    def wait(self) -> str | None:
+        """Until every consumer has ended, or one failed: then "its name (exit code N)" (the others are
+        stopped on leaving the ``with`` block)."""
+        running = {process.sentinel: process for process in self.processes}
+        while running:
+            for sentinel in multiprocessing.connection.wait(list(running)):
+                process = running.pop(sentinel)
+                process.join()
+                if process.exitcode:
+                    return f"{process.name} (exit code {process.exitcode})"
+        return None
 
     def check(self) -> None:
         for process in self.processes:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from kafka import TopicPartition
@@ -152,3 +154,43 @@ def test_broker_restart_during_produce_loses_nothing(namespace, services, tmp_pa
         assert produced.result(timeout=240).records == EVENTS
     lines = [int(dict(r.headers)["line"]) for r in topic_records(namespace, namespace.raw_topic)]
     assert sorted(lines) == list(range(2, EVENTS + 2))
+
+
+def consumer_children(pid: int) -> list[int]:
+    """The multiprocessing workers a process started (not its resource tracker)."""
+    workers = []
+    for child in open(f"/proc/{pid}/task/{pid}/children").read().split():
+        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+            workers.append(int(child))
+    return workers
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except OSError:
+        return False
+
+
+def test_ingest_exits_non_zero_at_once_when_one_consumer_dies(namespace, tmp_path):
+    """`lab pipeline ingest` with a SIGKILLed consumer child: the command stops the others and exits 1
+    (supervisor then restarts the demo's ingest) instead of running on without it."""
+    log = tmp_path / "ingest.log"
+    with log.open("w") as output:
+        ingest = subprocess.Popen(["lab", "pipeline", "--namespace", namespace.namespace, "ingest",
+                                   "--sink-workers", "2"], stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while len(consumer_children(ingest.pid)) < 3 or "consuming" not in log.read_text():
+            assert ingest.poll() is None and time.monotonic() < deadline, tail(str(log))
+            time.sleep(0.2)
+        consumers = consumer_children(ingest.pid)
+        killed_at = time.monotonic()
+        os.kill(consumers[-1], signal.SIGKILL)
+        assert ingest.wait(timeout=60) == 1, tail(str(log))
+        assert time.monotonic() - killed_at < 30, "ingest noticed the dead consumer late"
+        assert "consumer failed" in log.read_text() and "exit code -9" in log.read_text(), tail(str(log))
+        assert not any(alive(pid) for pid in consumers), "a consumer outlived the command"
+    finally:
+        if ingest.poll() is None:
+            ingest.kill()

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+import subprocess
+import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -85,3 +89,30 @@ def test_workers_racing_to_create_the_tables_all_go_on(namespace):
     assert outcomes == [None] * 6
     with namespace.hbase_using() as connection:
         assert {namespace.events_table, namespace.purchase_table} <= {t.decode() for t in connection.tables()}
+
+
+def wait_for(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not within {timeout_s} s"
+        time.sleep(0.5)
+
+
+def test_the_sink_reconnects_when_hbase_thrift_restarts_and_loses_nothing(namespace, tmp_path, caplog):
+    """A restarted Thrift server breaks the sink's connection: the sink reconnects, says so in one line, and
+    every event of before and after the restart is in HBase (counted by a scan of its own)."""
+    before = datasets.generate(tmp_path / "before.csv", rows=2000, seed=141, defect_rate=0).expected
+    after = datasets.generate(tmp_path / "after.csv", rows=2000, seed=142, defect_rate=0).expected
+    caplog.set_level(logging.WARNING, logger="pipeline.hbase_sink")
+    hbase_sink.ensure_tables(namespace)  # counted from the start
+    with ThreadPoolExecutor(1) as pool:
+        sink = pool.submit(hbase_sink.run, namespace, idle_timeout_s=30)
+        produce.produce(namespace, tmp_path / "before.csv", progress=False)
+        wait_for(lambda: hbase_row_count(namespace) == before["clean_events"], 120, "the first events in HBase")
+        subprocess.run(["supervisorctl", "restart", "hbase-thrift"], check=True, capture_output=True, timeout=120)
+        produce.produce(namespace, tmp_path / "after.csv", progress=False)
+        stats = sink.result(timeout=600)
+    assert stats.records == before["input_records"] + after["input_records"]
+    assert hbase_row_count(namespace) == before["clean_events"] + after["clean_events"]
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum("connection broke" in line and "reconnected after" in line for line in lines) == 1, lines

@@ -106,9 +106,11 @@ def test_running_stream_follows_a_live_produce_and_stops_on_sigterm(lab):
         while store.totals(lab) != expected and time.monotonic() < deadline and stream.poll() is None:
             time.sleep(2)
         assert store.totals(lab) == expected
-        # One local JVM (no application on the standalone master), with the session's JVM flags.
-        jvm = stream_jvm(lab)
-        assert "spark.master=local[*]" in jvm.split() and set(spark_session.JVM_OPTIONS.split()) <= set(jvm.split())
+        # One local JVM (no application on the standalone master), with the session's JVM flags, those of a
+        # long-running session and the heap of a small input.
+        jvm = stream_jvm(lab).split()
+        assert "spark.master=local[*]" in jvm and f"-Xmx{spark_session.SMALL_INPUT_DRIVER_MEMORY}" in jvm, jvm
+        assert set(f"{spark_session.JVM_OPTIONS} {spark_session.LONG_RUNNING_JVM_OPTIONS}".split()) <= set(jvm)
         assert f"{lab.namespace}:realtime" not in [a["name"] for a in requests.get(MASTER_STATUS, timeout=10).json()["activeapps"]]
         stream.send_signal(signal.SIGTERM)
         assert stream.wait(timeout=120) == 0

@@ -256,9 +256,9 @@ def test_a_spark_lab_says_which_command_frees_memory_when_it_is_short(tmp_path, 
     checks.write_text("from labctl.checking import check\n\n\n@check(spark=True)\ndef flagged(ctx):\n    pass\n")
     labs = student(tmp_path, GOOD)
     command = ["check", "01", "--labs", str(labs), "--checks-file", str(checks)]
-    monkeypatch.setattr("labctl.cli._available_mib", lambda: 500)
+    monkeypatch.setattr("labctl.memory.available_kib", lambda: 500 * 1024)
     short = CliRunner().invoke(app, command)
-    assert "Only 500 MiB of memory available: `lab demo stop` frees about 1 GiB." in short.output, short.output
-    monkeypatch.setattr("labctl.cli._available_mib", lambda: 8000)
+    assert "Only 500 MiB of memory available" in short.output and "LAB_VM_MEMORY" in short.output, short.output
+    monkeypatch.setattr("labctl.memory.available_kib", lambda: 8000 * 1024)
     plenty = CliRunner().invoke(app, command)
     assert plenty.exit_code == 0 and "memory available" not in plenty.output, plenty.output
