@@ -35,7 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from labctl import supervisor
-from labctl.memory import Cgroup, parents, pss_kib
+from labctl.memory import Cgroup, parents, pss_kib, root_of
 from labctl.services import load_services
 from pipeline import settings as lab_settings
 from pipeline import topics
@@ -100,12 +100,8 @@ class Sampler(threading.Thread):
         totals = dict.fromkeys(GROUPS, 0)
         processes = []
         for pid in self.group.pids():
-            ancestor, kind = pid, "student jobs"
-            while ancestor > 1:
-                if ancestor in self.owners:
-                    kind = self.owners[ancestor]
-                    break
-                ancestor = parent.get(ancestor, 0)
+            owner = root_of(pid, self.owners, parent)
+            kind = "student jobs" if owner is None else self.owners[owner]
             pss = pss_kib(pid) * 1024
             totals[kind] += pss
             processes.append((pss, kind, pid))
@@ -177,8 +173,9 @@ def main(
     home = Cgroup.of()
     if home is None:
         raise SystemExit("this host has no memory cgroup controller")
-    demo_was_running = any(s.demo and supervisor.states().get(s.name, None) and
-                           supervisor.states()[s.name].state == "RUNNING" for s in load_services())
+    states = supervisor.states()
+    demo_was_running = any(s.demo and s.name in states and states[s.name].state == "RUNNING"
+                           for s in load_services())
     limit = int(limit_gib * GIB)
     group = home.child("ecommerce-lab-bench", limit)
     oom_before = group.oom_kills

@@ -38,11 +38,16 @@ def parents() -> dict[int, int]:
     return result
 
 
-def descends_from(pid: int, roots: set[int], parent: dict[int, int]) -> bool:
-    """Is the process one of the roots or a descendant of one?"""
+def root_of(pid: int, roots: set[int] | dict[int, object], parent: dict[int, int]) -> int | None:
+    """The root that is the process itself or its nearest ancestor (None when it descends from none)."""
     while pid > 1 and pid not in roots:
         pid = parent.get(pid, 0)
-    return pid in roots
+    return pid if pid in roots else None
+
+
+def descends_from(pid: int, roots: set[int], parent: dict[int, int]) -> bool:
+    """Is the process one of the roots or a descendant of one?"""
+    return root_of(pid, roots, parent) is not None
 
 
 def tree_kib(roots: set[int], parent: dict[int, int]) -> int:
