@@ -225,9 +225,7 @@ def run(settings: Settings, available_now: bool = False, processing_time: str = 
     ``settings.spark_master`` (no event log) is made and stopped at the end.
     """
     topics.ensure_topics(settings)
-    # A stream that runs for days gives heap back between its micro-batches.
-    long_running = None if available_now else spark_session.LONG_RUNNING_JVM_OPTIONS
-    session = spark or spark_session.session(settings, "realtime", event_log=False, java_options=long_running)
+    session = spark or spark_session.session(settings, "realtime", event_log=False, long_running=not available_now)
     try:
         trigger = {"availableNow": True} if available_now else {"processingTime": processing_time}
         checkpoint = settings.hdfs_uri(f"{settings.checkpoint_dir}/{CHECKPOINT}")

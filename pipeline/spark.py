@@ -48,8 +48,10 @@ LARGE_INPUT_BYTES = 32 * 2**20  # about 150,000 events in the raw zone or a CSV 
 # free after a collection and gives memory back above 30 % (the JDK's 40 % / 70 % keep about twice
 # what it uses). Not on batch sessions: the student jobs' peak in bench/bench_memory.py stayed the same.
 LONG_RUNNING_JVM_OPTIONS = "-XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30"
-# The driver's heap below LARGE_INPUT_BYTES (above it: spark.driver.memory of spark-defaults.conf).
-SMALL_INPUT_DRIVER_MEMORY = "512m"
+# The driver's heap of a batch session below LARGE_INPUT_BYTES (above it: spark.driver.memory of
+# spark-defaults.conf), and of a long-running one, whose micro-batches are small.
+SMALL_INPUT_DRIVER_MEMORY = "768m"
+LONG_RUNNING_DRIVER_MEMORY = "512m"
 # Set by the provisioned spark-env.sh: the archive, and the empty directory that stands for SPARK_CONF_DIR.
 ARCHIVE_VARIABLE = "LAB_SPARK_CLASS_ARCHIVE"
 EMPTY_CONF_VARIABLE = "LAB_SPARK_SESSION_CONF_DIR"
@@ -107,7 +109,7 @@ def _launch_environment(java_options: list[str], driver_memory: str | None) -> I
 
 
 def session(settings: Settings, app_name: str, master: str | None = None, event_log: bool = True,
-            java_options: str | None = None, input_bytes: int = 0) -> SparkSession:
+            java_options: str | None = None, input_bytes: int = 0, long_running: bool = False) -> SparkSession:
     """A session on ``master`` (default: settings.spark_master), e.g. "local[1]" for unit tests.
 
     The provisioned /etc/spark/spark-defaults.conf supplies HDFS, the event log and the
@@ -117,6 +119,8 @@ def session(settings: Settings, app_name: str, master: str | None = None, event_
     session never writes one.
     input_bytes: how much the session will read; from LARGE_INPUT_BYTES on, C2 compiles as well and
     the driver gets spark.driver.memory (below: SMALL_INPUT_DRIVER_MEMORY).
+    long_running: a session that runs for days on small inputs (a stream): LONG_RUNNING_JVM_OPTIONS
+    and LONG_RUNNING_DRIVER_MEMORY.
     java_options: JVM flags of the driver and the executors, after the others; they take effect only
     when this call starts the session (a session already running in this process is returned as it is).
     An explicit local ``master`` (tests, checks) starts no web UI.
@@ -127,9 +131,11 @@ def session(settings: Settings, app_name: str, master: str | None = None, event_
     explicit_local = bool(master and master.startswith("local"))
     large = input_bytes >= LARGE_INPUT_BYTES
     flags = [JVM_OPTIONS, LARGE_INPUT_JVM_OPTIONS if large else SMALL_INPUT_JVM_OPTIONS,
-             *([java_options] if java_options else [])]
+             *([LONG_RUNNING_JVM_OPTIONS] if long_running else []), *([java_options] if java_options else [])]
+    driver_memory = (LONG_RUNNING_DRIVER_MEMORY if long_running else None if large
+                     else SMALL_INPUT_DRIVER_MEMORY)
     master = master or settings.spark_master
-    with _launch_environment(flags, driver_memory=None if large else SMALL_INPUT_DRIVER_MEMORY):
+    with _launch_environment(flags, driver_memory=driver_memory):
         builder = (
             SparkSession.builder.appName(f"{settings.namespace}:{app_name}")
             .master(master)

@@ -107,9 +107,9 @@ def test_running_stream_follows_a_live_produce_and_stops_on_sigterm(lab):
             time.sleep(2)
         assert store.totals(lab) == expected
         # One local JVM (no application on the standalone master), with the session's JVM flags, those of a
-        # long-running session and the heap of a small input.
+        # long-running session and its heap.
         jvm = stream_jvm(lab).split()
-        assert "spark.master=local[*]" in jvm and f"-Xmx{spark_session.SMALL_INPUT_DRIVER_MEMORY}" in jvm, jvm
+        assert "spark.master=local[*]" in jvm and f"-Xmx{spark_session.LONG_RUNNING_DRIVER_MEMORY}" in jvm, jvm
         assert set(f"{spark_session.JVM_OPTIONS} {spark_session.LONG_RUNNING_JVM_OPTIONS}".split()) <= set(jvm)
         assert f"{lab.namespace}:realtime" not in [a["name"] for a in requests.get(MASTER_STATUS, timeout=10).json()["activeapps"]]
         stream.send_signal(signal.SIGTERM)
