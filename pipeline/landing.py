@@ -16,10 +16,13 @@ Why no record is ever visible partially, lost or landed twice:
    of a crash (a batch spanning two dates is just two renames; a crash between
    them leaves a shorter prefix, not a gap).
 3. The raw zone is the source of truth: when a partition is assigned, the landing
-   consumer deletes its leftover temp files and seeks to L + 1 (the beginning of
-   the partition when nothing landed), ignoring Kafka's committed offset, which
+   consumer deletes its leftover temp files and seeks to L + 1 (offset 0 when
+   nothing landed), ignoring Kafka's committed offset, which
    is committed after the renames only so that lag can be monitored (L + 1 is
    committed too, for files a crashed consumer renamed but did not commit).
+An offset the topic no longer holds (deleted by retention) stops the stage with
+topics.RecordsExpired, and records that do not follow each other with OffsetGap:
+either would otherwise leave a gap.
 This assumes one writer per partition at a time, which the consumer group gives
 (a consumer that lost its partitions drops its unwritten records); were a
 stale writer to rename a file with a name that exists, the rename fails loudly.
@@ -114,6 +117,10 @@ def raw_line(raw: bytes, source: str | None, line: int | None, partition: int, o
 
 
 
+class OffsetGap(RuntimeError):
+    """A partition's records did not follow each other: landing them would leave a gap in the raw zone."""
+
+
 class _Lander(ConsumerRebalanceListener):
     """Buffers records per partition and writes them as files; seeks from the raw zone on assignment."""
 
@@ -125,12 +132,14 @@ class _Lander(ConsumerRebalanceListener):
         self.ingest_date = functools.lru_cache(maxsize=4096)(self.lab.ingest_date)
         self.pending: dict[int, list[tuple[int, str, str]]] = {}  # partition -> [(offset, date, line)]
         self.found: dict[TopicPartition, OffsetAndMetadata] = {}  # positions sought from the raw zone, to commit
+        self.next_offset: dict[int, int] = {}  # partition -> the offset its next record must have
         self.oldest: float | None = None
 
     def on_partitions_revoked(self, revoked) -> None:
         for tp in revoked:
             self.pending.pop(tp.partition, None)  # not landed: the next owner lands them
             self.found.pop(tp, None)
+            self.next_offset.pop(tp.partition, None)
 
     def on_partitions_assigned(self, assigned) -> None:
         last, temps = landed(self.client, self.settings)
@@ -139,15 +148,22 @@ class _Lander(ConsumerRebalanceListener):
             if partition in mine:
                 self.client.delete(path)
         for tp in assigned:
+            # From the record after the last landed one, or the partition's first: an offset the topic no
+            # longer holds stops the stage (topics.RecordsExpired) instead of landing a gap.
+            self.next_offset[tp.partition] = last.get(tp.partition, -1) + 1
+            self.consumer.seek(tp, self.next_offset[tp.partition])
             if tp.partition in last:
-                self.consumer.seek(tp, last[tp.partition] + 1)
-                self.found[tp] = OffsetAndMetadata(last[tp.partition] + 1)
-            else:
-                self.consumer.seek_to_beginning(tp)
+                self.found[tp] = OffsetAndMetadata(self.next_offset[tp.partition])
 
     def add(self, records) -> None:
         ingest_date, raw_line = self.ingest_date, self.lab.raw_line
         for record in records:
+            expected = self.next_offset.get(record.partition, record.offset)
+            if record.offset != expected:
+                raise OffsetGap(f"{self.settings.raw_topic} partition {record.partition}: offset {record.offset} "
+                                f"came where {expected} was due; records {expected}..{record.offset - 1} are "
+                                "missing, so the raw zone would have a gap. Nothing was landed past it.")
+            self.next_offset[record.partition] = record.offset + 1
             source, line = produce.origin(record)
             self.pending.setdefault(record.partition, []).append(
                 (record.offset, ingest_date(record.timestamp),

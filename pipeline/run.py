@@ -28,10 +28,12 @@ class RunReport:
 
 
 def _consume(stage: str, settings: Settings, idle_timeout_s: float | None) -> None:
-    """Child process body: one consumer stage until SIGTERM (then it flushes and commits) or idle; a student's
-    unfinished lab code ends it with one line instead of a traceback."""
+    """Child process body: one consumer stage until SIGTERM (then it flushes and commits) or idle; records the
+    topic no longer holds, and a student's unfinished lab code, end it with one line instead of a traceback."""
     try:
         {"hbase-sink": hbase_sink.run, "landing": landing.run}[stage](settings, idle_timeout_s=idle_timeout_s)
+    except (topics.RecordsExpired, landing.OffsetGap) as error:
+        sys.exit(f"{stage}: {error}")
     except Exception as error:
         message = seams.unfinished(error)
         if message is None:

@@ -13,7 +13,7 @@ from typing import Callable, Iterator, TypeVar
 
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient
-from kafka.errors import CommitFailedError, TopicAlreadyExistsError
+from kafka.errors import CommitFailedError, NoOffsetForPartitionError, OffsetOutOfRangeError, TopicAlreadyExistsError
 
 from pipeline.settings import Settings
 
@@ -46,15 +46,46 @@ def ensure_topics(settings: Settings, partitions: int = PARTITIONS) -> None:
         admin.close()
 
 
+class RecordsExpired(RuntimeError):
+    """The topic's retention deleted records a stage had not read yet; the stage stops rather than skip them."""
+
+
+def _expired(positions: dict) -> RecordsExpired:
+    where = ", ".join(f"{tp.topic} partition {tp.partition} from offset {offset}"
+                      for tp, offset in sorted(positions.items()))
+    return RecordsExpired(
+        f"records this stage had not read yet were deleted by the topic's retention ({where}). Nothing was "
+        "skipped: the stage stopped. Produce the source file again into a new namespace (lab pipeline "
+        "--namespace NEW run --input FILE); to keep more, raise kafka_log_retention_hours or "
+        "kafka_log_retention_bytes in ansible/roles/kafka/defaults/main.yml and run `sudo ./lab up --provision`.")
+
+
 def consumer(settings: Settings, group: str, name: str, *subscribe: str, **overrides) -> KafkaConsumer:
-    """A stage's group consumer: offsets committed by the stage only, from the earliest offset the first time,
-    and a short session, so that a killed member's partitions move on within seconds."""
+    """A stage's group consumer: offsets committed by the stage only, from the earliest offset the first time
+    (see poll), and a short session, so that a killed member's partitions move on within seconds.
+
+    No automatic offset reset: a position the topic no longer holds is an error (RecordsExpired), not a
+    silent jump to the oldest record kept."""
     config = dict(bootstrap_servers=settings.kafka_bootstrap, group_id=group,
-                  client_id=f"{settings.namespace}-{name}", enable_auto_commit=False, auto_offset_reset="earliest",
+                  client_id=f"{settings.namespace}-{name}", enable_auto_commit=False, auto_offset_reset="none",
                   session_timeout_ms=SESSION_TIMEOUT_MS,
                   heartbeat_interval_ms=SESSION_TIMEOUT_MS // 3)
     config.update(overrides)
     return KafkaConsumer(*subscribe, **config)
+
+
+def poll(consumer: KafkaConsumer) -> dict:
+    """One poll of a stage's consumer; a partition the group never committed is read from its beginning.
+
+    Raises RecordsExpired when a position (a committed offset, or one the stage sought) is below the
+    partition's oldest kept record."""
+    while True:
+        try:
+            return consumer.poll(timeout_ms=POLL_MS)
+        except NoOffsetForPartitionError as error:
+            consumer.seek_to_beginning(*error.args[0])
+        except OffsetOutOfRangeError as error:
+            raise _expired(error.args[0]) from None
 
 
 def commit(consumer: KafkaConsumer, offsets: dict) -> None:
@@ -106,7 +137,7 @@ def batches(consumer: KafkaConsumer, idle_timeout_s: float | None) -> Iterator[d
     last_record = time.monotonic()
     try:
         while not stop:
-            batch = consumer.poll(timeout_ms=POLL_MS)
+            batch = poll(consumer)
             if batch:
                 last_record = time.monotonic()
             elif idle_timeout_s is not None and time.monotonic() - last_record >= idle_timeout_s:
@@ -118,7 +149,8 @@ def batches(consumer: KafkaConsumer, idle_timeout_s: float | None) -> Iterator[d
 
 
 def in_processes(calls: list[Callable[[], T]], while_waiting: Callable[[], None] = lambda: None) -> list[T]:
-    """Run each of ``calls`` in a forked process of its own and return their results, in order.
+    """Run each of ``calls`` in a forked process of its own and return their results, in order (or raise the
+    first failed one's exception).
 
     SIGTERM/SIGINT to this process is passed on to every worker, which then stops gracefully;
     ``while_waiting`` is called about every 0.2 s until all have finished (e.g. a progress bar).
@@ -146,8 +178,9 @@ def in_processes(calls: list[Callable[[], T]], while_waiting: Callable[[], None]
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     failures = [o for o in outcomes.values() if isinstance(o, BaseException)]
-    if failures:
-        raise RuntimeError(f"{len(failures)} of {len(calls)} workers failed") from failures[0]
+    if failures:  # the first worker's own exception, so that callers can tell what failed
+        failures[0].add_note(f"{len(failures)} of {len(calls)} workers failed")
+        raise failures[0]
     return [outcomes[number] for number in range(len(calls))]
 
 
