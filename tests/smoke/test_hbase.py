@@ -2,6 +2,7 @@
 
 import happybase
 import pytest
+import requests
 
 from tests.conftest import run
 
@@ -54,3 +55,10 @@ def test_hbase_shell_exits_non_zero_on_an_error(require, tmp_path, unique):
     script.write_text(f"get '{unique}_missing', 'r1'\n")
     with pytest.raises(AssertionError, match="Unknown table"):
         run("hbase", "shell", "-n", str(script), timeout=180)
+
+
+def test_the_master_ui_refuses_changes(require):
+    """hbase.master.ui.readonly: a browser cannot change the running cluster (here, a log level)."""
+    url = require("hbase-master").health["url"]
+    response = requests.get(f"{url}/logLevel", params={"log": "lab.readonly.probe", "level": "DEBUG"}, timeout=30)
+    assert response.status_code == 403, response.text[:500]

@@ -1,6 +1,7 @@
 """HDFS smoke tests: put/get/ls through `hdfs dfs` and through WebHDFS (the `hdfs` package)."""
 
 import pytest
+import requests
 from hdfs import InsecureClient
 
 from tests.conftest import run
@@ -51,3 +52,16 @@ def test_student_home_directory_exists(webhdfs, require):
     require("datanode")
     status = webhdfs.status("/user/root")
     assert status["type"] == "DIRECTORY" and status["owner"] == "root"
+
+
+def test_webhdfs_refuses_a_browser_write_without_the_csrf_header(require, unique):
+    """dfs.webhdfs.rest-csrf.enabled: another site's page cannot make a browser change HDFS."""
+    require("datanode")
+    url = f"{require('namenode').health['url']}/webhdfs/v1/tmp/{unique}"
+    browser = {"User-Agent": "Mozilla/5.0"}
+    refused = requests.put(url, params={"op": "MKDIRS", "user.name": "root"}, headers=browser, timeout=30)
+    assert refused.status_code == 400 and "CSRF" in refused.reason, (refused.status_code, refused.reason)
+    with_header = {**browser, "X-XSRF-HEADER": "lab"}
+    made = requests.put(url, params={"op": "MKDIRS", "user.name": "root"}, headers=with_header, timeout=30)
+    assert made.json() == {"boolean": True}, made.text
+    requests.delete(url, params={"op": "DELETE", "user.name": "root"}, headers=with_header, timeout=30)

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.conftest import run
 
@@ -36,3 +37,11 @@ def test_a_lab_session_maps_the_provisioned_class_archive():
     archive = spark_session.spark_env(spark_session.SPARK_CONF_DIR).get(spark_session.ARCHIVE_VARIABLE)
     assert archive and Path(archive).is_file(), f"no class archive at {archive!r}"
     assert spark_session.archive_accepted(Path(archive))
+
+
+def test_the_master_ui_takes_no_kill_requests(require):
+    """spark.ui.killEnabled=false: the master's UI has no kill handler for a browser to call."""
+    url = require("spark-master").health["url"]
+    response = requests.post(f"{url}/app/kill/", data={"id": "app-none", "terminate": "true"},
+                             allow_redirects=False, timeout=30)
+    assert response.status_code in (404, 405), (response.status_code, response.text[:500])

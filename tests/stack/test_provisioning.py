@@ -1,8 +1,9 @@
-"""The playbook itself: syntax, ansible-lint's production profile, and idempotence."""
+"""The playbook itself: syntax, ansible-lint's production profile, idempotence, and the log directories it makes."""
 
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +46,14 @@ def test_second_run_reports_no_changes():
     changed_tasks = [header.match(block).group(1) for block in changed]
     # The blocks name the changed loop items (e.g. which package the deploy found different).
     assert recap.group(1) == "0", f"changed={recap.group(1)}; changed tasks: {changed_tasks}\n" + "\n".join(changed)[:3000]
+
+
+def test_the_service_account_cannot_plant_a_link_where_supervisor_logs(services):
+    """Supervisor (root) opens every program's log: a symlink the service account put in its place
+    would make root write wherever it points."""
+    for service in services.values():
+        planted = Path(service.log).with_name(f"planted-by-{service.user}")
+        result = subprocess.run(["runuser", "-u", service.user, "--", "ln", "-s", "/etc/passwd", str(planted)],
+                                capture_output=True, text=True, check=False)
+        assert result.returncode != 0 and not planted.is_symlink(), f"{service.name}: {planted} was created"
+        assert "Permission denied" in result.stderr, result.stderr
