@@ -29,7 +29,7 @@ from kafka import TopicPartition
 from kafka.structs import OffsetAndMetadata
 from thriftpy2.transport import TTransportException
 
-from pipeline import contract, produce, seams, topics
+from pipeline import contract, outage, produce, seams, topics
 from pipeline.settings import Settings
 from pipeline.store import EVENT_COLUMN as COLUMN, EVENT_FAMILY as FAMILY
 
@@ -38,10 +38,8 @@ MAX_BATCH_BYTES = 4 * 1024 * 1024
 # for HBase (measured: 6.9 s of 17.3 s for 300,000 records), so three keep the two cores busy
 # where fewer leave them idle.
 WORKERS = topics.PARTITIONS
-# Seconds between attempts to reach HBase again after its Thrift connection broke (a server restart,
-# or an idle connection the server closed); the sink gives up when HBase stays away this long.
-RECONNECT_DELAYS_S = (0.5, 1, 2, 4, 8, 15)
-RECONNECT_GIVE_UP_S = 600
+# A broken Thrift connection (a server restart, or an idle connection the server closed) is opened
+# again as pipeline/outage.py says.
 CONNECTION_ERRORS = (OSError, TTransportException)  # OSError: BrokenPipeError, ConnectionResetError, ...
 
 log = logging.getLogger(__name__)
@@ -153,30 +151,18 @@ class _Tables:
 
     def write(self, batch: _Batch) -> None:
         """Write the batch; one log line per lost connection, once it is back."""
-        broken_at, attempt, cause = None, 0, None
-        while True:
-            try:
-                _write(self.events, batch.rows)
-                _write(self.purchases, batch.purchases)
-                break
-            except CONNECTION_ERRORS as error:
-                now = time.monotonic()
-                if broken_at is None:
-                    broken_at, cause = now, f"{type(error).__name__}: {error}"
-                elif now - broken_at > RECONNECT_GIVE_UP_S:
-                    raise RuntimeError(f"HBase Thrift at {self.settings.hbase_host}:{self.settings.hbase_port} "
-                                       f"unreachable for {RECONNECT_GIVE_UP_S} s; is hbase-thrift running "
-                                       f"(`lab status`)?") from error
-                self.close()
-                time.sleep(RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)])
-                attempt += 1
-                try:
-                    self._connect()
-                except CONNECTION_ERRORS:
-                    continue
-        if broken_at is not None:
-            log.warning("hbase-sink: the HBase Thrift connection broke (%s); reconnected after %.1f s and wrote "
-                        "the batch again", cause, time.monotonic() - broken_at)
+        def reconnect() -> None:
+            self.close()
+            self._connect()
+
+        def write_batch() -> None:
+            _write(self.events, batch.rows)
+            _write(self.purchases, batch.purchases)
+
+        outage.retried(write_batch, lambda error: isinstance(error, CONNECTION_ERRORS),
+                       "hbase-sink: the HBase Thrift connection broke", "reconnected and wrote the batch again",
+                       f"is hbase-thrift running (`lab status`) at {self.settings.hbase_host}:"
+                       f"{self.settings.hbase_port}?", log, recover=reconnect)
 
     def close(self) -> None:
         try:

@@ -20,6 +20,8 @@ Why no record is ever visible partially, lost or landed twice:
    nothing landed), ignoring Kafka's committed offset, which
    is committed after the renames only so that lag can be monitored (L + 1 is
    committed too, for files a crashed consumer renamed but did not commit).
+A write HDFS refuses while it is away (unreachable, in safe mode) is tried again
+with growing delays (pipeline/outage.py).
 An offset the topic no longer holds (deleted by retention) stops the stage with
 topics.RecordsExpired, and records that do not follow each other with OffsetGap:
 either would otherwise leave a gap.
@@ -33,21 +35,24 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from hdfs import InsecureClient
+from hdfs import HdfsError, InsecureClient
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from pipeline import contract, produce, seams, topics
+from pipeline import contract, outage, produce, seams, topics
 from pipeline.settings import Settings
 
 PART = re.compile(r"^part-(\d{3})-(\d{12})-(\d{12})\.jsonl$")
 TEMP = re.compile(r"^\.part-(\d{3})-\d{12}-\d{12}\.jsonl\.tmp$")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -115,6 +120,11 @@ def raw_line(raw: bytes, source: str | None, line: int | None, partition: int, o
     ### END SOLUTION
 
 
+
+
+def _hdfs_away(error: BaseException) -> bool:
+    """Whether a WebHDFS failure is HDFS being away for a while: unreachable, or in safe mode."""
+    return isinstance(error, OSError) or (isinstance(error, HdfsError) and "safe mode" in str(error).lower())
 
 
 class OffsetGap(RuntimeError):
@@ -192,7 +202,16 @@ class _Lander(ConsumerRebalanceListener):
     def _write(self, partition: int, run: list[tuple[int, str, str]]) -> None:
         name = self.lab.file_name(partition, run[0][0], run[-1][0])
         directory = f"{self.settings.raw_zone}/ingest_date={run[0][1]}"
-        self.lab.write_file(self.client, directory, name, "".join(line + "\n" for _, _, line in run).encode())
+        data = "".join(line + "\n" for _, _, line in run).encode()
+        failed = []
+
+        def land() -> None:
+            # After a failure whose answer was lost, the rename may have happened: the name says what is in it.
+            if not failed or self.client.status(f"{directory}/{name}", strict=False) is None:
+                self.lab.write_file(self.client, directory, name, data)
+
+        outage.retried(land, _hdfs_away, "landing: HDFS refused a write", "landed it", "is HDFS healthy "
+                       "(`lab status`; `hdfs dfsadmin -safemode get`)?", log, recover=lambda: failed.append(True))
         self.stats.records += len(run)
         self.stats.files += 1
 

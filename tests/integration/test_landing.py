@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -64,3 +69,31 @@ def test_raw_zone_wins_over_committed_offsets_and_temp_files_are_removed(namespa
         ranges = sorted(tuple(int(p) for p in landing.PART.match(n.split("/")[1]).groups()[1:])
                         for n in raw_zone(namespace)[0] if n.split("/")[1].startswith(f"part-{partition:03d}-"))
         assert len(ranges) == 2 and ranges[0][0] == 0 and ranges[1][0] == ranges[0][1] + 1
+
+
+def safe_mode(superuser: str, action: str) -> None:
+    """`hdfs dfsadmin -safemode enter|leave`, as the HDFS superuser (the account the NameNode runs as)."""
+    subprocess.run(["hdfs", "dfsadmin", "-safemode", action], env={**os.environ, "HADOOP_USER_NAME": superuser},
+                   check=True, capture_output=True, timeout=60)
+
+
+@pytest.mark.slow
+def test_landing_waits_out_hdfs_safe_mode_and_lands_everything_once(namespace, services, caplog):
+    """HDFS in safe mode mid-ingest (as after a restart): landing tries its write again, says so in one line
+    once HDFS takes writes again, and every record lands exactly once."""
+    caplog.set_level(logging.WARNING, logger="pipeline.landing")
+    lines = file_lines(SAMPLE)
+    with ThreadPoolExecutor(1) as pool:
+        superuser = services["namenode"].user
+        safe_mode(superuser, "enter")
+        try:
+            stats = pool.submit(landing.run, namespace, idle_timeout_s=20)
+            produce.produce(namespace, SAMPLE, progress=False)
+            time.sleep(10)  # the first flush, after 5 s, is refused
+        finally:
+            safe_mode(superuser, "leave")
+        assert stats.result(timeout=300).records == len(lines)
+    assert_landed_exactly_once(namespace, lines)
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("HDFS refused a write" in m and "safe mode" in m and "landed it after" in m for m in messages) == 1, \
+        messages
