@@ -13,7 +13,7 @@ from datasets.manifest import manifest_path
 from pipeline import analyze as analyze_stage
 from pipeline import contract
 from pipeline import clean as clean_stage
-from pipeline import hbase_sink, landing, produce as produce_stage, realtime, topics
+from pipeline import hbase_sink, landing, produce as produce_stage, realtime
 from pipeline import run as run_stage
 from pipeline import seams
 from pipeline import settings as settings_module
@@ -137,7 +137,7 @@ def ingest(
             stats = hbase_sink.run(settings, idle_timeout_s=idle_timeout, workers=sink_workers)
         else:
             stats = landing.run(settings, idle_timeout_s=idle_timeout)
-    except (topics.RecordsExpired, landing.OffsetGap) as error:
+    except run_stage.STAGE_STOPS as error:
         console.print(f"[red]{sink}:[/] {error}")
         raise typer.Exit(1) from None
     console.print(stats)

@@ -14,7 +14,7 @@ from typing import Callable
 
 from pyspark.sql import SparkSession
 
-from pipeline import analyze, clean, hbase_sink, landing, lag, produce, realtime, seams, topics
+from pipeline import analyze, clean, hbase_sink, landing, lag, outage, produce, realtime, seams, topics
 from pipeline import spark as spark_session
 from pipeline.settings import Settings
 
@@ -27,12 +27,17 @@ class RunReport:
     summary: dict
 
 
+# What stops a consumer stage for a reason its message explains (no traceback needed): records the topic
+# no longer holds, and a service that stayed away.
+STAGE_STOPS = (topics.RecordsExpired, landing.OffsetGap, outage.ServiceAway)
+
+
 def _consume(stage: str, settings: Settings, idle_timeout_s: float | None) -> None:
-    """Child process body: one consumer stage until SIGTERM (then it flushes and commits) or idle; records the
-    topic no longer holds, and a student's unfinished lab code, end it with one line instead of a traceback."""
+    """Child process body: one consumer stage until SIGTERM (then it flushes and commits) or idle; STAGE_STOPS,
+    and a student's unfinished lab code, end it with one line instead of a traceback."""
     try:
         {"hbase-sink": hbase_sink.run, "landing": landing.run}[stage](settings, idle_timeout_s=idle_timeout_s)
-    except (topics.RecordsExpired, landing.OffsetGap) as error:
+    except STAGE_STOPS as error:
         sys.exit(f"{stage}: {error}")
     except Exception as error:
         message = seams.unfinished(error)
