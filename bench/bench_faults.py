@@ -1,10 +1,10 @@
 """Fault drills for the consumer stages: what `lab pipeline ingest` loses or doubles when a service goes away.
 
     sudo /opt/ecommerce-lab/venv/bin/python bench/bench_faults.py                  # 200,000 events per drill
-    sudo /opt/ecommerce-lab/venv/bin/python bench/bench_faults.py --rows 20000 --drill "kafka kill -9"
+    sudo /opt/ecommerce-lab/venv/bin/python bench/bench_faults.py --rows 5000 --produce-seconds 10 --drill "kafka kill -9"
 
 Each drill runs in a fresh namespace: `lab pipeline ingest` (HBase sink and landing) is started, the
-generated events are produced at a steady rate over about PRODUCE_S seconds, and a third of the way in
+generated events are produced at a steady rate over ``--produce-seconds``, and a third of the way in
 the fault happens (restarts go through supervisor, as a student's `lab restart` would). Once the
 consumers have committed the whole topic, ingest is stopped and everything is counted by readers of
 its own: the raw topic's records, HBase rows (a key-only scan), raw-zone lines and rejected records,
@@ -18,6 +18,7 @@ Needs root (supervisorctl); the namespaces are dropped afterwards.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -27,7 +28,6 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -42,15 +42,14 @@ from labctl.services import load_services
 from pipeline import produce, topics
 from pipeline.readback import hbase_row_count, raw_zone, scratch_namespace, topic_records
 
-PRODUCE_S = 30
 CATCH_UP_S = 600
 RECOVERY_GOAL_S = 30
 THRIFT_IDLE_S = 75  # longer than HBase Thrift keeps an idle connection (60 s)
 SAFE_MODE_S = 20
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 150)  # a log file gets the whole table
 
 
-@dataclass
+@dataclasses.dataclass
 class Outcome:
     produced: int = 0
     kafka_records: int = 0
@@ -154,7 +153,7 @@ class Committed:
             consumer.close()
 
 
-def run_drill(fault: Callable[[], float], csv: Path, rows: int, log: Path) -> Outcome:
+def run_drill(fault: Callable[[], float], csv: Path, rows: int, produce_s: float, log: Path) -> Outcome:
     outcome = Outcome()
     with scratch_namespace() as lab:
         topics.ensure_topics(lab)
@@ -183,9 +182,9 @@ def run_drill(fault: Callable[[], float], csv: Path, rows: int, log: Path) -> Ou
             else:
                 inputs = {csv.name: rows}
                 producer = threading.Thread(target=lambda: produced.append(
-                    produce.produce(lab, csv, rate=rows / PRODUCE_S, progress=False).records))
+                    produce.produce(lab, csv, rate=rows / produce_s, progress=False).records))
                 producer.start()
-                time.sleep(PRODUCE_S / 3)
+                time.sleep(produce_s / 3)
                 back_at = fault()
                 before = committed()
             outcome.recovery_s = recovery(committed, before, back_at, ingest)
@@ -247,7 +246,9 @@ def count(lab, inputs: dict[str, int], outcome: Outcome) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--produce-seconds", type=float, default=30, help="how long producing the events takes")
     parser.add_argument("--drill", action="append", choices=list(DRILLS), help="only these drills (repeatable)")
+    parser.add_argument("--report", type=Path, help="also write each drill's figures to this JSON file")
     arguments = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root: the drills restart services through supervisorctl")
@@ -256,23 +257,27 @@ def main() -> None:
     for column in ("drill", "events in", "Kafka", "HBase rows", "raw lines", "rejected", "lost", "doubled",
                    "recovery s", "ingest", "met"):
         table.add_column(column, justify="left" if column in ("drill", "ingest") else "right")
-    missed = False
+    missed, report = False, {}
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "events.csv"
         expected = datasets.generate(csv, arguments.rows, seed=14).expected
+        rejected = sum(expected["rejected"].values())  # per reason in the manifest
         for name in arguments.drill or DRILLS:
             console.print(f"drill: {name}")
-            outcome = run_drill(DRILLS[name], csv, arguments.rows, Path(tmp) / "ingest.log")
+            outcome = run_drill(DRILLS[name], csv, arguments.rows, arguments.produce_seconds, Path(tmp) / "ingest.log")
             met = (outcome.lost == outcome.doubled == 0 and outcome.ingest == "ran on"
-                   and outcome.hbase_rows == expected["clean_events"] and outcome.rejected == expected["rejected"]
+                   and outcome.hbase_rows == expected["clean_events"] and outcome.rejected == rejected
                    and outcome.recovery_s is not None and outcome.recovery_s <= RECOVERY_GOAL_S)
             missed |= not met
+            report[name] = {**dataclasses.asdict(outcome), "met": met}
             recovery_s = "-" if outcome.recovery_s is None else f"{outcome.recovery_s:.1f}"
             table.add_row(name, f"{outcome.produced:,}", f"{outcome.kafka_records:,}",
                           f"{outcome.hbase_rows:,} of {expected['clean_events']:,}", f"{outcome.raw_lines:,}",
-                          f"{outcome.rejected:,} of {expected['rejected']:,}", str(outcome.lost),
+                          f"{outcome.rejected:,} of {rejected:,}", str(outcome.lost),
                           str(outcome.doubled), recovery_s, outcome.ingest, "yes" if met else "NO")
     console.print(table)
+    if arguments.report:
+        arguments.report.write_text(json.dumps(report, indent=2))
     sys.exit(1 if missed else 0)
 
 
