@@ -18,7 +18,7 @@ from types import ModuleType
 
 from flask import Blueprint, current_app, jsonify, request
 
-from dashboard.sources import Live, Summary, Unavailable, parse_user_id, pipeline_status
+from dashboard.sources import Live, Summary, Unavailable, parse_user_id
 from pipeline import seams
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -191,7 +191,7 @@ for _name, _read in LIVE.items():
 
 @bp.get("/pipeline")
 def pipeline():
-    return jsonify(pipeline_status(current_app.config["LAB_SETTINGS"], _summary()))
+    return jsonify(current_app.extensions["pipeline"].get())
 
 
 @bp.errorhandler(400)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, render_template_string, request, send_from_directory
 
 from dashboard import api
-from dashboard.sources import parse_user_id, pipeline_status
+from dashboard.sources import parse_user_id
 from pipeline import seams
 
 bp = Blueprint("pages", __name__)
@@ -57,8 +57,7 @@ def customers():
 
 @bp.get("/health")
 def health():
-    return render_template("health.html", **pipeline_status(current_app.config["LAB_SETTINGS"],
-                                                            current_app.extensions["summary"]))
+    return render_template("health.html", **current_app.extensions["pipeline"].get())
 
 
 # Lab 08's page: the student writes it in this file of the lab's folder (the reference: templates/lab08.html).

@@ -169,6 +169,7 @@ def test_pipeline_health_reports_services_lag_and_quality(client, lab, summary):
     for row in lag.values():
         assert row["lag"] == 0  # both sinks drained the raw topic
         assert row["committed"] == summary["quality"]["input_records"]
+        assert (row["healthy"], row["detail"], row["fix"]) == (True, "caught up", None)
 
 
 def test_health_endpoint(client):
