@@ -33,6 +33,7 @@ LIVE_WINDOW_MINUTES = 60
 TOP_WINDOW_MINUTES = 15
 TOP_LIVE_PRODUCTS = 10
 LATEST_PURCHASES = 10
+CUSTOMER_EVENTS = 1000  # the customer lookup shows at most this many of a user's events (the latest), and their total
 T = TypeVar("T")
 HBASE_ERRORS = (TTransportException, OSError)
 HBASE_TIMEOUT_MS = 10_000  # a read never hangs (and never holds a Recent value's refresh) longer
@@ -174,8 +175,10 @@ class Recent:
 class Live:
     """The real-time aggregates and the events tables in HBase, through a pool of Thrift connections."""
 
-    def __init__(self, settings: Settings, pool_size: int = 8, max_age_s: float = 0.25):
+    def __init__(self, settings: Settings, pool_size: int = 8, max_age_s: float = 0.25,
+                 customer_events: int = CUSTOMER_EVENTS):
         self.settings = settings
+        self.customer_events = customer_events
         self.pool_size = pool_size
         self._pool: happybase.ConnectionPool | None = None
         self._lock = threading.Lock()
@@ -254,15 +257,26 @@ class Live:
         return {"purchases": [_plain(p) for p in purchases]}
 
     def user_events(self, user_id: int) -> list[dict]:
-        """One user's events in time order (one prefix scan of the events table)."""
-        events = self._on_hbase(lambda connection: store.user_events(self.settings, user_id, connection))
+        """One user's latest ``customer_events`` events, in time order (one reverse prefix scan of the events table)."""
+        events = self._on_hbase(lambda connection: store.user_events(self.settings, user_id, connection,
+                                                                     latest=self.customer_events))
         return [_plain(event) for event in events]
+
+    def user_event_count(self, user_id: int) -> int:
+        """How many events one user has (a prefix scan of the row keys)."""
+        return self._on_hbase(lambda connection: store.count_user_events(self.settings, user_id, connection))
 
 
 def _minutes_until(latest: str, count: int) -> list[str]:
     """The ``count`` minute keys ("YYYYMMDDHHMM") ending at ``latest``, in time order."""
     end = dt.datetime.strptime(latest, "%Y%m%d%H%M")
     return [(end - dt.timedelta(minutes=n)).strftime("%Y%m%d%H%M") for n in range(count)][::-1]
+
+
+def event_total(live: Live, user_id: int, events: list[dict]) -> int:
+    """How many events the user of ``events`` (``live.user_events(user_id)``) has: as many, unless they are as many
+    as the lookup shows at most (``live.customer_events``); then ``live.user_event_count`` counts them all."""
+    return len(events) if len(events) < live.customer_events else live.user_event_count(user_id)
 
 
 def parse_user_id(text: str) -> int | None:
