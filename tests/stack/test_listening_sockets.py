@@ -45,10 +45,10 @@ def listening() -> list[tuple[str, int, int]]:
     output = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
     sockets = []
     for line in output.splitlines():
-        local = line.split()[3]
-        address, port = local.rsplit(":", 1)
+        address, port = line.split()[3].rsplit(":", 1)
+        address = "::" if address == "*" else address.strip("[]").split("%")[0]  # ss writes the any-address *
         for pid in re.findall(r"pid=(\d+)", line):
-            sockets.append((address.strip("[]").split("%")[0], int(port), int(pid)))
+            sockets.append((address, int(port), int(pid)))
     return sockets
 
 
