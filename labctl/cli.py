@@ -80,8 +80,7 @@ def _print_consumer_groups(kafka_up: bool) -> bool:
     if not kafka_up:
         console.print(f"consumer groups of namespace {settings.namespace}: not checked (Kafka is down)")
         return True
-    table = Table(title=f"Consumer groups of namespace {settings.namespace} on {settings.raw_topic}",
-                  title_justify="left")
+    table = Table(title=f"Consumer groups of {settings.raw_topic}", title_justify="left")
     for column in ("group", "lag", "health"):
         table.add_column(column)
     try:

@@ -180,8 +180,8 @@ def consumer_groups(settings: Settings) -> list[dict]:
 
 
 def ingest_fix(settings: Settings) -> str:
-    """What makes the consumers of ``settings``' namespace consume again: the demo's ingest in the demo's namespace,
-    else `lab pipeline ingest`."""
+    """The command that makes the consumers of ``settings``' namespace consume again: the demo's ingest in the demo's
+    namespace (started even while the rest of the demo is off), else `lab pipeline ingest`."""
     if settings.namespace == demo.config().get("namespace"):
-        return "lab restart demo-ingest (lab demo start when the demo is off); why it stopped: lab logs demo-ingest"
-    return f"{pipeline_command(settings, 'ingest')} (when it runs already, its output says why it does not commit)"
+        return "lab restart demo-ingest"
+    return pipeline_command(settings, "ingest")
