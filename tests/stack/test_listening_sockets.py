@@ -52,6 +52,12 @@ def listening() -> list[tuple[str, int, int]]:
     return sockets
 
 
+def loopback(address: str) -> bool:
+    """Is it a loopback address? An IPv4 one mapped into IPv6 (a JVM's ::ffff:127.0.0.1) counts as the IPv4 one."""
+    ip = ipaddress.ip_address(address)
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="ss names the processes of another account (bigdata) to root only")
 def test_the_labs_processes_listen_on_loopback_and_on_documented_ports_only(services):
     programs = {state.pid: name for name, state in supervisor.states().items() if state.pid}
@@ -69,7 +75,7 @@ def test_the_labs_processes_listen_on_loopback_and_on_documented_ports_only(serv
         name = programs[root]
         found.setdefault(name, set()).add(port)
         known, ephemeral = ports[name]
-        if not ipaddress.ip_address(address).is_loopback:
+        if not loopback(address):
             wrong.append(f"{name} (pid {pid}) listens on {address}:{port}, not on loopback")
         if port not in known and not (ephemeral and port in ephemeral_range):
             wrong.append(f"{name} (pid {pid}) listens on port {port}, which README.md does not document for it")
