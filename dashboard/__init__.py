@@ -1,9 +1,10 @@
 """The lab's BI dashboard: a Flask app over the pipeline's batch summary (HDFS) and real-time aggregates (HBase).
 
-``create_app(settings, summary, live)`` is the application factory (as in Flask's tutorial): the pages
+``create_app(settings, summary, live, pipeline)`` is the application factory (as in Flask's tutorial): the pages
 blueprint renders the templates, the ``/api`` blueprint serves the JSON every chart and
 table is drawn from; ``summary`` and ``live`` are its data sources (``dashboard/sources.py``, or
-fakes with the same methods in tests). Served by waitress: ``waitress-serve --call dashboard:create_app``.
+fakes with the same methods in tests), ``pipeline`` the Pipeline health page's probes of the stack.
+Served by waitress: ``waitress-serve --call dashboard:create_app``.
 The web process never imports Spark: it reads HBase through ``pipeline.store``.
 """
 
@@ -15,7 +16,7 @@ import re
 from flask import Flask, jsonify, render_template, request
 
 from dashboard import api, pages
-from dashboard.sources import Live, Summary, Unavailable
+from dashboard.sources import Live, PipelineStatus, Summary, Unavailable
 from pipeline import seams
 from pipeline import settings as pipeline_settings
 from pipeline.settings import Settings
@@ -24,9 +25,11 @@ from pipeline.settings import Settings
 DEFAULT_VENDOR_DIR = "/opt/ecommerce-lab/dashboard/vendor"
 
 
-def create_app(settings: Settings | None = None, summary: Summary | None = None, live: Live | None = None) -> Flask:
+def create_app(settings: Settings | None = None, summary: Summary | None = None, live: Live | None = None,
+               pipeline: PipelineStatus | None = None) -> Flask:
     """The dashboard for ``settings`` (default: ``pipeline.settings.load()``, so $LAB_NAMESPACE picks the namespace),
-    reading ``summary`` and ``live`` (default: ``Summary(settings)`` and ``Live(settings)``)."""
+    reading ``summary`` and ``live`` (default: ``Summary(settings)`` and ``Live(settings)``) and probing the stack
+    with ``pipeline`` (default: ``PipelineStatus.of(settings, summary)``)."""
     settings = settings or pipeline_settings.load()
     app = Flask(__name__)
     app.config.from_mapping(
@@ -35,6 +38,8 @@ def create_app(settings: Settings | None = None, summary: Summary | None = None,
     )
     app.extensions["summary"] = summary if summary is not None else Summary(settings)
     app.extensions["live"] = live if live is not None else Live(settings)
+    app.extensions["pipeline"] = pipeline if pipeline is not None else PipelineStatus.of(settings,
+                                                                                         app.extensions["summary"])
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

@@ -18,7 +18,7 @@ from types import ModuleType
 
 from flask import Blueprint, current_app, jsonify, request
 
-from dashboard.sources import Live, Summary, Unavailable, parse_user_id, pipeline_status
+from dashboard.sources import Live, Summary, Unavailable, event_total, parse_user_id
 from pipeline import seams
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -133,7 +133,11 @@ def _live_totals():
 
 @bp.get("/customers/<text>", endpoint="customer")
 def _customer(text: str):
-    body, status = _lab().customer(_live(), text)
+    """Lab 08's ``customer``, plus the user's ``total_events`` (the lookup shows at most ``Live.customer_events``)."""
+    live = _live()
+    body, status = _lab().customer(live, text)
+    if status == 200:
+        body = {**body, "total_events": event_total(live, body["user_id"], body["events"])}
     return jsonify(body), status
 
 
@@ -191,7 +195,7 @@ for _name, _read in LIVE.items():
 
 @bp.get("/pipeline")
 def pipeline():
-    return jsonify(pipeline_status(current_app.config["LAB_SETTINGS"], _summary()))
+    return jsonify(current_app.extensions["pipeline"].get())
 
 
 @bp.errorhandler(400)

@@ -8,7 +8,7 @@ returns what they would for a tiny run; given ``down``, an ``Unavailable``, ever
 
 from __future__ import annotations
 
-from dashboard.sources import Unavailable, UnknownCategory
+from dashboard.sources import CUSTOMER_EVENTS, Unavailable, UnknownCategory
 
 COMPUTED_AT = "2020-01-16T08:00:00+00:00"
 BREAKDOWNS_AT = "2020-01-16T08:00:01+00:00"
@@ -96,6 +96,8 @@ class FakeLive(_Fake):
     """``Live``'s public methods over MINUTES, TOTALS, TOP_PRODUCTS, PURCHASES and USER_ID's EVENTS
     (or raising ``down``)."""
 
+    customer_events = CUSTOMER_EVENTS
+
     def minutes(self) -> dict:
         return self._answer(MINUTES)
 
@@ -110,3 +112,6 @@ class FakeLive(_Fake):
 
     def user_events(self, user_id: int) -> list[dict]:
         return self._answer(EVENTS if user_id == USER_ID else [])
+
+    def user_event_count(self, user_id: int) -> int:
+        return len(self.user_events(user_id))

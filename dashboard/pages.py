@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, render_template_string, request, send_from_directory
 
 from dashboard import api
-from dashboard.sources import parse_user_id, pipeline_status
+from dashboard.sources import event_total, parse_user_id
 from pipeline import seams
 
 bp = Blueprint("pages", __name__)
@@ -48,17 +48,19 @@ def categories():
 
 @bp.get("/customers")
 def customers():
-    """The lookup form; with ?user_id=, that user's events or a message why there are none."""
+    """The lookup form; with ?user_id=, that user's latest events (and how many they have) or a message why there
+    are none."""
     text = request.args.get("user_id", "").strip()
     user_id = parse_user_id(text) if text else None
-    events = current_app.extensions["live"].user_events(user_id) if user_id else None
-    return render_template("customers.html", text=text, user_id=user_id, events=events)
+    live = current_app.extensions["live"]
+    events = live.user_events(user_id) if user_id else None
+    total = event_total(live, user_id, events) if events else None
+    return render_template("customers.html", text=text, user_id=user_id, events=events, total=total)
 
 
 @bp.get("/health")
 def health():
-    return render_template("health.html", **pipeline_status(current_app.config["LAB_SETTINGS"],
-                                                            current_app.extensions["summary"]))
+    return render_template("health.html", **current_app.extensions["pipeline"].get())
 
 
 # Lab 08's page: the student writes it in this file of the lab's folder (the reference: templates/lab08.html).

@@ -12,8 +12,9 @@ import json
 import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future
 from decimal import Decimal
-from typing import Callable, TypeVar
+from typing import Callable, Generic, TypeVar
 
 import happybase
 import requests
@@ -22,16 +23,17 @@ from kafka.errors import KafkaError
 from thriftpy2.transport import TTransportException
 from werkzeug.exceptions import NotFound
 
-from labctl import stack
+from labctl import health, stack
 from labctl.services import load_services
 from pipeline import contract, lag, store
-from pipeline.settings import Settings
+from pipeline.settings import Settings, pipeline_command
 
 SAMPLE = "datasets/sample/events.csv"
 LIVE_WINDOW_MINUTES = 60
 TOP_WINDOW_MINUTES = 15
 TOP_LIVE_PRODUCTS = 10
 LATEST_PURCHASES = 10
+CUSTOMER_EVENTS = 1000  # the customer lookup shows at most this many of a user's events (the latest), and their total
 T = TypeVar("T")
 HBASE_ERRORS = (TTransportException, OSError)
 HBASE_TIMEOUT_MS = 10_000  # a read never hangs (and never holds a Recent value's refresh) longer
@@ -44,13 +46,6 @@ class Unavailable(RuntimeError):
         super().__init__(message)
         self.message = message
         self.fix = fix
-
-
-def pipeline_command(settings: Settings, command: str) -> str:
-    """The ``lab pipeline`` command line of sub-command ``command`` for the dashboard's namespace
-    (``--namespace``, an option of ``lab pipeline``, only when it is not the default)."""
-    option = "" if settings.namespace == Settings.namespace else f" --namespace {settings.namespace}"
-    return f"lab pipeline{option} {command}"
 
 
 def hbase_down(settings: Settings) -> Unavailable:
@@ -180,8 +175,10 @@ class Recent:
 class Live:
     """The real-time aggregates and the events tables in HBase, through a pool of Thrift connections."""
 
-    def __init__(self, settings: Settings, pool_size: int = 8, max_age_s: float = 0.25):
+    def __init__(self, settings: Settings, pool_size: int = 8, max_age_s: float = 0.25,
+                 customer_events: int = CUSTOMER_EVENTS):
         self.settings = settings
+        self.customer_events = customer_events
         self.pool_size = pool_size
         self._pool: happybase.ConnectionPool | None = None
         self._lock = threading.Lock()
@@ -260,9 +257,14 @@ class Live:
         return {"purchases": [_plain(p) for p in purchases]}
 
     def user_events(self, user_id: int) -> list[dict]:
-        """One user's events in time order (one prefix scan of the events table)."""
-        events = self._on_hbase(lambda connection: store.user_events(self.settings, user_id, connection))
+        """One user's latest ``customer_events`` events, in time order (one reverse prefix scan of the events table)."""
+        events = self._on_hbase(lambda connection: store.user_events(self.settings, user_id, connection,
+                                                                     latest=self.customer_events))
         return [_plain(event) for event in events]
+
+    def user_event_count(self, user_id: int) -> int:
+        """How many events one user has (a prefix scan of the row keys)."""
+        return self._on_hbase(lambda connection: store.count_user_events(self.settings, user_id, connection))
 
 
 def _minutes_until(latest: str, count: int) -> list[str]:
@@ -271,39 +273,123 @@ def _minutes_until(latest: str, count: int) -> list[str]:
     return [(end - dt.timedelta(minutes=n)).strftime("%Y%m%d%H%M") for n in range(count)][::-1]
 
 
+def event_total(live: Live, user_id: int, events: list[dict]) -> int:
+    """How many events the user of ``events`` (``live.user_events(user_id)``) has: as many, unless they are as many
+    as the lookup shows at most (``live.customer_events``); then ``live.user_event_count`` counts them all."""
+    return len(events) if len(events) < live.customer_events else live.user_event_count(user_id)
+
+
 def parse_user_id(text: str) -> int | None:
     """A user id as the data contract accepts it (1-19 digits, 1..2^63-1), else None."""
     return contract.identifier(text)
 
 
 def consumer_lag(settings: Settings) -> list[dict]:
-    """Per consumer group of the pipeline: committed offsets vs the raw topic's end offsets, summed over partitions."""
+    """The pipeline's consumer groups on the raw topic: lag summed over partitions, and whether each is consuming
+    (``labctl.health.consumer_groups``: a group with lag that commits nothing for a while is unhealthy)."""
     try:
-        lags = lag.consumer_lag(settings, [settings.hbase_sink_group, settings.landing_group])
+        return health.consumer_groups(settings)
     except KafkaError as error:
         raise Unavailable(f"Kafka ({settings.kafka_bootstrap}) could not report the consumer groups: "
                           f"{type(error).__name__}.", "lab start kafka") from error
-    return [{"group": group, "topic": settings.raw_topic, "partitions": len(partitions),
-             "committed": sum(p.committed for p in partitions), "lag": sum(p.lag for p in partitions)}
-            for group, partitions in lags.items()]
 
 
-def pipeline_status(settings: Settings, summary: Summary) -> dict:
-    """The services (as `lab status` reports them), consumer lag per group and the last clean run's quality counts.
+def services() -> list[dict]:
+    """Every service's state and health, as `lab status` reports them."""
+    return [{"name": s.service.name, "component": s.service.component, "state": s.state, "healthy": s.healthy,
+             "detail": s.detail, "ports": s.service.ports, "ui": s.service.ui}
+            for s in stack.status(load_services())]
 
-    Each part that cannot be read is None, with its reason and fix in ``problems``.
+
+class Probe(Generic[T]):
+    """A slow check of the stack, run in a thread of its own at most once every ``max_age_s`` seconds: the requests
+    meanwhile share that run's answer.
+
+    A request waits for a run at most ``timeout_s`` seconds after the run started, then gets ``Unavailable``
+    (``what`` did not answer, ``fix``); while a run is within that bound, the previous answer is served at once.
+    A run that hangs is never started again before it ends, so it holds one thread, not the server's.
     """
-    services = [{"name": s.service.name, "component": s.service.component, "state": s.state, "healthy": s.healthy,
-                 "detail": s.detail, "ports": s.service.ports, "ui": s.service.ui}
-                for s in stack.status(load_services())]
-    result = {"services": services, "lag": None, "quality": None, "computed_at": None, "problems": []}
-    try:
-        result["lag"] = consumer_lag(settings)
-    except Unavailable as problem:
-        result["problems"].append({"error": problem.message, "fix": problem.fix})
-    try:
-        data = summary.get()
-        result["quality"], result["computed_at"] = data["quality"], data["computed_at"]
-    except Unavailable as problem:
-        result["problems"].append({"error": problem.message, "fix": problem.fix})
-    return result
+
+    def __init__(self, run: Callable[[], T], max_age_s: float, timeout_s: float, what: str, fix: str):
+        self._run = run
+        self.max_age_s = max_age_s
+        self.timeout_s = timeout_s
+        self.what = what
+        self.fix = fix
+        self._lock = threading.Lock()
+        self._running: Future | None = None
+        self._started = 0.0
+        self._last: Future | None = None  # the latest finished run
+        self._finished = 0.0
+
+    def start(self) -> None:
+        """Start a run unless one is under way or the last one is fresh."""
+        with self._lock:
+            if self._running is not None or (self._last is not None
+                                             and time.monotonic() - self._finished < self.max_age_s):
+                return
+            self._running, self._started = Future(), time.monotonic()
+            threading.Thread(target=self._measure, args=(self._running,), daemon=True,
+                             name=f"probe: {self.what}").start()
+
+    def get(self) -> T:
+        """The answer of the latest run (starting one when due), or ``Unavailable`` when it takes too long."""
+        self.start()
+        with self._lock:
+            running, last, waited = self._running, self._last, time.monotonic() - self._started
+        if running is None or (last is not None and waited < self.timeout_s):
+            return last.result()
+        try:
+            return running.result(timeout=max(0.0, self.timeout_s - waited))
+        except TimeoutError:
+            raise Unavailable(f"{self.what} did not answer within {self.timeout_s:g} s.", self.fix) from None
+
+    def _measure(self, future: Future) -> None:
+        try:
+            future.set_result(self._run())
+        except Exception as error:  # noqa: BLE001 - the requests get it from the future
+            future.set_exception(error)
+        with self._lock:
+            self._last, self._finished, self._running = future, time.monotonic(), None
+
+
+PROBE_MAX_AGE_S = 5.0  # the Pipeline health page's probes run at most this often
+SERVICES_TIMEOUT_S = 8.0  # every service's health check (each gives up after labctl.health.TIMEOUT_S)
+LAG_TIMEOUT_S = lag.PROGRESS_WINDOW_S + 5.0  # the consumer groups' watch, then Kafka's answers
+
+
+class PipelineStatus:
+    """The Pipeline health page's data: the services and the consumer groups (each a ``Probe``) and the last clean
+    run's quality counts (from the summary)."""
+
+    def __init__(self, summary: Summary, services_probe: Probe, lag_probe: Probe):
+        self.summary = summary
+        self.services_probe = services_probe
+        self.lag_probe = lag_probe
+
+    @classmethod
+    def of(cls, settings: Settings, summary: Summary) -> PipelineStatus:
+        """The probes of the stack and of ``settings``' consumer groups."""
+        return cls(summary,
+                   Probe(services, PROBE_MAX_AGE_S, SERVICES_TIMEOUT_S, "The services' health checks", "lab status"),
+                   Probe(lambda: consumer_lag(settings), PROBE_MAX_AGE_S, LAG_TIMEOUT_S,
+                         f"Kafka ({settings.kafka_bootstrap}), asked for the consumer groups,", "lab status"))
+
+    def get(self) -> dict:
+        """``services``, ``lag`` (per consumer group), ``quality`` and its ``computed_at``; each part that cannot be
+        read is None, with its reason and fix in ``problems``."""
+        result = {"services": None, "lag": None, "quality": None, "computed_at": None, "problems": []}
+        probes = {"services": self.services_probe, "lag": self.lag_probe}
+        for probe in probes.values():
+            probe.start()  # both run at once: a request waits for the slower one only
+        for part, probe in probes.items():
+            try:
+                result[part] = probe.get()
+            except Unavailable as problem:
+                result["problems"].append({"error": problem.message, "fix": problem.fix})
+        try:
+            data = self.summary.get()
+            result["quality"], result["computed_at"] = data["quality"], data["computed_at"]
+        except Unavailable as problem:
+            result["problems"].append({"error": problem.message, "fix": problem.fix})
+        return result

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from datasets.cli import app as data_app
 from labctl import demo as demo_stage
-from labctl import check_runner, course, memory, provision, serve, stack, supervisor
+from labctl import check_runner, course, health, memory, provision, serve, stack, supervisor
 from labctl.services import Service, UnknownService, load_services, select
 from pipeline import edition, seams
 from pipeline.cli import app as pipeline_app
@@ -44,7 +44,8 @@ def _services(name: str | None = None) -> tuple[list[Service], list[Service]]:
         raise typer.Exit(2) from None
 
 
-def _print_status(services: list[Service]) -> bool:
+def _print_status(services: list[Service]) -> list[stack.Status]:
+    """The table of ``services``' states and health; their rows."""
     table = Table(title="Lab services", title_justify="left")
     for column in ("service", "state", "pid", "ports", "health", "web UI"):
         table.add_column(column)
@@ -60,7 +61,43 @@ def _print_status(services: list[Service]) -> bool:
                       ",".join(map(str, row.service.ports)), health, row.service.ui or "-")
     console.print(table)
     _warn_low_memory({row.pid for row in rows if row.service.demo and row.pid})
+    return rows
+
+
+def _healthy(rows: list[stack.Status]) -> bool:
+    """Is every service of the stack (the demo aside: it may be off) healthy?"""
     return all(row.healthy for row in rows if not row.service.demo)
+
+
+def _print_consumer_groups(kafka_up: bool) -> bool:
+    """The pipeline's consumer groups of $LAB_NAMESPACE (default: the demo's) and their health; False when one is
+    stuck (records wait and it commits nothing). Not checked while Kafka is down (its row says so)."""
+    from kafka.errors import KafkaError
+
+    from pipeline import settings as pipeline_settings
+
+    settings = pipeline_settings.load()
+    if not kafka_up:
+        console.print(f"consumer groups of namespace {settings.namespace}: not checked (Kafka is down)")
+        return True
+    table = Table(title=f"Consumer groups of {settings.raw_topic}", title_justify="left")
+    for column in ("group", "lag", "health"):
+        table.add_column(column)
+    try:
+        with console.status("watching the consumer groups' commits"):
+            groups = health.consumer_groups(settings)
+    except KafkaError as error:
+        err.print(f"[red]✗ Kafka could not report the consumer groups: {type(error).__name__}[/]")
+        return False
+    for group in groups:
+        state = "[green]ok[/]" if group["healthy"] else "[red]FAIL[/]"
+        table.add_row(group["group"], f"{group['lag']:,}", f"{state} {escape(group['detail'])}")
+    console.print(table)
+    for group in groups:
+        if not group["healthy"]:
+            err.print(f"[red]✗ {escape(group['group'])}: {escape(group['detail'])}[/]. To fix it: "
+                      f"[bold]{escape(group['fix'])}[/]", highlight=False, soft_wrap=True)
+    return all(group["healthy"] for group in groups)
 
 
 def _warn_low_memory(demo_pids: set[int] | None = None) -> None:
@@ -117,15 +154,18 @@ def up(
     _start(_core(services), every)
     if demo_stage.autostart():
         demo_start()
-    if not _print_status(every):
+    if not _healthy(_print_status(every)):
         raise typer.Exit(1)
 
 
 @app.command()
 def status() -> None:
-    """One row per service; exit code 1 if any service is unhealthy."""
+    """One row per service, then the pipeline's consumer groups; exit code 1 if a service is unhealthy or a
+    consumer group is stuck."""
     _, every = _services()
-    if not _print_status(every):
+    rows = _print_status(every)
+    kafka_up = any(row.healthy for row in rows if row.service.health.get("kind") == "kafka")
+    if not (_print_consumer_groups(kafka_up) and _healthy(rows)):
         raise typer.Exit(1)
 
 

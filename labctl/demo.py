@@ -8,7 +8,6 @@ from typing import Callable
 
 import yaml
 
-from pipeline import run as pipeline_run
 from pipeline import settings as pipeline_settings
 
 CONFIG = Path("/etc/ecommerce-lab/demo.yml")
@@ -25,6 +24,8 @@ def autostart() -> bool:
 
 def prepare(step: Callable[[str], None]) -> bool:
     """Run the whole pipeline over the demo dataset unless its namespace has a summary already."""
+    from pipeline import run as pipeline_run  # imports Spark, which `lab status` and the dashboard never need
+
     demo = config()
     settings = pipeline_settings.load(namespace=demo["namespace"])
     client = settings.webhdfs()

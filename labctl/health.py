@@ -1,6 +1,6 @@
-"""Health checks that make a real protocol call to each daemon.
+"""Health checks that make a real protocol call to each daemon, and the pipeline's consumer groups.
 
-Each check takes the arguments of the service's `health` mapping and returns
+Each daemon's check takes the arguments of the service's `health` mapping and returns
 (healthy, detail). None of them raises: a refused connection is an answer too.
 """
 
@@ -10,6 +10,10 @@ import json
 import socket
 import urllib.request
 from typing import Callable
+
+from labctl import demo
+from pipeline import lag
+from pipeline.settings import Settings, pipeline_command
 
 TIMEOUT_S = 5.0
 
@@ -157,3 +161,27 @@ def check(health: dict) -> tuple[bool, str]:
         return CHECKS[kind](**args)
     except Exception as error:  # noqa: BLE001 - any failure of a probe means "unhealthy"
         return False, f"{type(error).__name__}: {error}".strip()[:160]
+
+
+def consumer_groups(settings: Settings) -> list[dict]:
+    """The pipeline's consumer groups of ``settings``' namespace (HBase sink, HDFS landing) on its raw topic: lag,
+    and healthy unless records wait while the group commits nothing for ``lag.PROGRESS_WINDOW_S`` seconds (then
+    ``fix`` says what makes it consume again). Raises ``KafkaError`` when Kafka cannot tell."""
+    rows = []
+    for group in lag.group_progress(settings, [settings.hbase_sink_group, settings.landing_group]):
+        if group.stuck:
+            detail = f"{group.lag:,} records wait; no commit in {lag.PROGRESS_WINDOW_S:g} s"
+        else:
+            detail = f"{group.lag:,} records behind, committing" if group.lag else "caught up"
+        rows.append({"group": group.group, "topic": settings.raw_topic, "partitions": len(group.partitions),
+                     "committed": group.committed, "lag": group.lag, "healthy": not group.stuck, "detail": detail,
+                     "fix": ingest_fix(settings) if group.stuck else None})
+    return rows
+
+
+def ingest_fix(settings: Settings) -> str:
+    """The command that makes the consumers of ``settings``' namespace consume again: the demo's ingest in the demo's
+    namespace (started even while the rest of the demo is off), else `lab pipeline ingest`."""
+    if settings.namespace == demo.config().get("namespace"):
+        return "lab restart demo-ingest"
+    return pipeline_command(settings, "ingest")

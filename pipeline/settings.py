@@ -166,6 +166,13 @@ class Settings:
         return dataclasses.replace(self, namespace=namespace)
 
 
+def pipeline_command(settings: Settings, command: str) -> str:
+    """The ``lab pipeline`` command line of sub-command ``command`` for ``settings``' namespace
+    (``--namespace``, an option of ``lab pipeline``, only when it is not the default)."""
+    option = "" if settings.namespace == Settings.namespace else f" --namespace {settings.namespace}"
+    return f"lab pipeline{option} {command}"
+
+
 def _from_file(path: Path) -> dict:
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):

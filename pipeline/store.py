@@ -58,10 +58,30 @@ def _events(connection: happybase.Connection, name: str, **scan) -> list[dict]:
     return events
 
 
-def user_events(settings: Settings, user_id: int, connection: happybase.Connection | None = None) -> list[dict]:
-    """A user's events in time order (one prefix scan), as dicts like `contract.Event.as_dict()` (price a Decimal)."""
+def user_events(settings: Settings, user_id: int, connection: happybase.Connection | None = None,
+                latest: int | None = None) -> list[dict]:
+    """A user's events in time order (one prefix scan), as dicts like `contract.Event.as_dict()` (price a Decimal);
+    with ``latest``, only that many of the latest (one reverse prefix scan)."""
     with settings.hbase_using(connection) as connection:
-        return _events(connection, settings.events_table, row_prefix=f"{user_id:019d}|".encode())
+        if latest is None:
+            return _events(connection, settings.events_table, row_prefix=_user_prefix(user_id))
+        return _events(connection, settings.events_table, row_prefix=_user_prefix(user_id), reverse=True,
+                       limit=latest)[::-1]
+
+
+def count_user_events(settings: Settings, user_id: int, connection: happybase.Connection | None = None) -> int:
+    """How many events a user has (a prefix scan of the row keys only)."""
+    with settings.hbase_using(connection) as connection:
+        if settings.events_table.encode() not in connection.tables():
+            return 0
+        rows = connection.table(settings.events_table).scan(row_prefix=_user_prefix(user_id), batch_size=5000,
+                                                            filter=b"KeyOnlyFilter() AND FirstKeyOnlyFilter()")
+        return sum(1 for _ in rows)
+
+
+def _user_prefix(user_id: int) -> bytes:
+    """The row key prefix of a user's events (docs/hbase-row-key.md)."""
+    return f"{user_id:019d}|".encode()
 
 
 def latest_purchases(settings: Settings, limit: int = 20, connection: happybase.Connection | None = None) -> list[dict]:

@@ -134,7 +134,7 @@ def a_customer_is_their_events_or_a_404(ctx: Context) -> None:
         expect_call(f"customer(live, {text!r})", got, found)
         assert type(got[0]["user_id"]) is int, (
             f"customer(live, {text!r}) gave user_id {got[0]['user_id']!r}, not an int")
-        expect_json(ctx, f"/api/customers/{text}", 200, found[0])
+        expect_json(ctx, f"/api/customers/{text}", 200, {**found[0], "total_events": len(EVENTS)})
     got = ctx.student.customer(FakeLive(), "5")
     assert isinstance(got, tuple) and len(got) == 2 and got[1] == 404 and set(got[0]) == {"error"}, (
         f"customer(live, '5') (a user without events) returned {short(got)}; expected ({{\"error\": ...}}, 404)")

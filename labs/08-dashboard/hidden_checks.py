@@ -10,7 +10,7 @@ import json
 from urllib.parse import quote
 
 from dashboard import create_app
-from dashboard.sources import UnknownCategory
+from dashboard.sources import CUSTOMER_EVENTS, UnknownCategory
 from labctl.checking import Context, check, public_checks
 
 MAX_ID = 9223372036854775807
@@ -73,6 +73,8 @@ class CachedSummary:
 class OtherLive:
     """Live's public methods over TOTALS and the events of users 1 and MAX_ID."""
 
+    customer_events = CUSTOMER_EVENTS
+
     def __init__(self):
         self.asked: list = []
 
@@ -91,6 +93,9 @@ class OtherLive:
     def user_events(self, user_id: int) -> list[dict]:
         self.asked.append(user_id)
         return copy.deepcopy(EVENTS.get(user_id, []))
+
+    def user_event_count(self, user_id: int) -> int:
+        return len(EVENTS.get(user_id, []))
 
 
 def short(value, limit: int = 160) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from dashboard.sources import LATEST_PURCHASES
+from dashboard import create_app
+from dashboard.sources import LATEST_PURCHASES, Live
 from pipeline import contract
 from tests.dashboard.conftest import HOSTILE_BRAND, hdfs_json
 from tests.realtime_reference import aggregates as reference, csv_records
@@ -141,8 +143,22 @@ def test_customer_lookup_returns_the_users_events_in_time_order(client, lab, hba
     body = client.get(f"/api/customers/{user_id}").get_json()
     assert body["user_id"] == user_id
     assert [e["row_id"] for e in body["events"]] == [e["row_id"] for e in stored]
+    assert body["total_events"] == len(stored)
     times = [e["event_time"] for e in body["events"]]
     assert times == sorted(times)
+
+
+def test_customer_lookup_shows_a_users_latest_events_and_counts_them_all(lab, hbase):
+    keys = [key for key, _ in hbase.table(lab.events_table).scan(filter=b"KeyOnlyFilter()")]
+    user, count = Counter(key.split(b"|")[0] for key in keys).most_common(1)[0]
+    assert count > 3, "the busiest user has more events than the lookup below shows"
+    stored = [json.loads(cells[b"e:event"]) for _, cells in hbase.table(lab.events_table).scan(row_prefix=user + b"|")]
+    client = create_app(lab, live=Live(lab, customer_events=3)).test_client()
+    body = client.get(f"/api/customers/{int(user)}").get_json()
+    assert [e["row_id"] for e in body["events"]] == [e["row_id"] for e in stored[-3:]]
+    assert body["total_events"] == count
+    html = client.get(f"/customers?user_id={int(user)}").get_data(as_text=True)
+    assert f"The latest 3 of the {count:,} events of user {int(user)}" in html
 
 
 @pytest.mark.parametrize("text", ["abc", "0", "-5", "12.5", "9223372036854775808", "12345678901234567890"])
@@ -169,6 +185,7 @@ def test_pipeline_health_reports_services_lag_and_quality(client, lab, summary):
     for row in lag.values():
         assert row["lag"] == 0  # both sinks drained the raw topic
         assert row["committed"] == summary["quality"]["input_records"]
+        assert (row["healthy"], row["detail"], row["fix"]) == (True, "caught up", None)
 
 
 def test_health_endpoint(client):

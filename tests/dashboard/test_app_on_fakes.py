@@ -82,7 +82,8 @@ def test_summary_and_category_endpoints(fake_client):
 
 @pytest.mark.parametrize(("url", "expected"), [
     ("/api/live/minutes", MINUTES), ("/api/live/totals", TOTALS), ("/api/live/top-products", TOP_PRODUCTS),
-    ("/api/live/purchases", PURCHASES), (f"/api/customers/{USER_ID}", {"user_id": USER_ID, "events": EVENTS}),
+    ("/api/live/purchases", PURCHASES), (f"/api/customers/{USER_ID}",
+                                             {"user_id": USER_ID, "events": EVENTS, "total_events": len(EVENTS)}),
     ("/api/health", {"status": "ok"}),
 ])
 def test_live_endpoints_are_the_live_sources_documents(fake_client, url, expected):
@@ -102,6 +103,23 @@ def test_a_user_without_events_is_404(fake_client):
     response = fake_client.get("/api/customers/0005")
     assert response.status_code == 404
     assert response.get_json() == {"error": "no events for user 5"}
+
+
+class BusyLive(FakeLive):
+    """USER_ID has 1,234 events; the lookup shows as many as it shows at most: EVENTS."""
+
+    customer_events = len(EVENTS)
+
+    def user_event_count(self, user_id: int) -> int:
+        return 1234 if user_id == USER_ID else 0
+
+
+def test_a_lookup_that_shows_the_most_it_may_counts_all_of_the_users_events():
+    busy = client(live=BusyLive())
+    assert busy.get(f"/api/customers/{USER_ID}").get_json() == {"user_id": USER_ID, "events": EVENTS,
+                                                                "total_events": 1234}
+    html = busy.get(f"/customers?user_id={USER_ID}").get_data(as_text=True)
+    assert f"The latest {len(EVENTS)} of the 1,234 events of user {USER_ID}" in html
 
 
 def test_an_unknown_category_is_404_naming_the_known_ones(fake_client):

@@ -1,11 +1,13 @@
 """The playbook itself: syntax, ansible-lint's production profile, idempotence, and the log directories it makes."""
 
+import ipaddress
 import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from labctl.provision import ANSIBLE_DIR, ansible_playbook
 
@@ -27,6 +29,27 @@ def test_syntax_check_passes():
 def test_syntax_check_passes_for_the_vagrant_inventory():
     result = ansible("ansible-playbook", "--syntax-check", "-i", "inventories/vagrant/hosts.yml", "site.yml")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("inventory", ["local", "vagrant"])
+def test_each_inventory_binds_the_daemons_and_their_web_uis_to_loopback(inventory):
+    """The two addresses the roles bind to (lab_bind_address: every daemon; lab_web_bind_address: the web UIs),
+    rendered with the inventory and the playbook's group_vars as ansible-playbook renders them (no host needed)."""
+    result = ansible("ansible", "-i", f"inventories/{inventory}/hosts.yml", "all", "--playbook-dir", ".",
+                     "-m", "ansible.builtin.debug", "-a", "msg={{ [lab_bind_address, lab_web_bind_address] }}",
+                     timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    addresses = yaml.safe_load(result.stdout.split("=>", 1)[1])["msg"]
+    assert [ipaddress.ip_address(address).is_loopback for address in addresses] == [True, True], addresses
+
+
+def test_no_role_binds_to_every_interface():
+    """Every bind address of the roles comes from those two variables: none is written out as the any-address."""
+    found = [f"{path.relative_to(ANSIBLE_DIR)}:{number}: {line.strip()}"
+             for path in sorted((ANSIBLE_DIR / "roles").rglob("*")) if path.is_file() and path.suffix != ".rb"
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+             if "0.0.0.0" in line or re.search(r"[\[=\s]::[\]\s]", line)]
+    assert not found, "\n".join(found)
 
 
 def test_ansible_lint_production_profile_passes():

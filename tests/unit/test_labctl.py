@@ -6,8 +6,9 @@ import threading
 import pytest
 import yaml
 
-from labctl import health
+from labctl import demo, health
 from labctl.services import UnknownService, load_services, select
+from pipeline.settings import Settings
 
 pytestmark = pytest.mark.unit
 
@@ -47,6 +48,12 @@ def test_a_refused_connection_is_unhealthy_not_an_exception():
 
 def test_an_unknown_kind_is_unhealthy():
     assert health.check({"kind": "telepathy"}) == (False, "no health check of kind 'telepathy'")
+
+
+def test_a_stuck_consumer_group_is_fixed_by_the_demos_ingest_in_its_namespace_else_by_lab_pipeline_ingest(monkeypatch):
+    monkeypatch.setattr(demo, "config", lambda: {"namespace": "lab"})
+    assert health.ingest_fix(Settings(namespace="lab")) == "lab restart demo-ingest"
+    assert health.ingest_fix(Settings(namespace="alice")) == "lab pipeline --namespace alice ingest"
 
 
 def serve_once(replies):
