@@ -1,6 +1,5 @@
 """The playbook itself: syntax, ansible-lint's production profile, idempotence, and the log directories it makes."""
 
-import ipaddress
 import os
 import re
 import subprocess
@@ -31,16 +30,28 @@ def test_syntax_check_passes_for_the_vagrant_inventory():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("inventory", ["local", "vagrant"])
-def test_each_inventory_binds_the_daemons_and_their_web_uis_to_loopback(inventory):
-    """The two addresses the roles bind to (lab_bind_address: every daemon; lab_web_bind_address: the web UIs),
-    rendered with the inventory and the playbook's group_vars as ansible-playbook renders them (no host needed)."""
+# Where each inventory's daemons (lab_bind_address) and web UIs (lab_web_bind_address) listen: loopback on a
+# bare host; in the VM the UIs listen on every guest interface, for Vagrant's forwarded ports, which the
+# Vagrantfile binds to the host's loopback.
+EXPECTED_BINDS = {"local": ("127.0.0.1", "127.0.0.1"), "vagrant": ("127.0.0.1", "0.0.0.0")}
+
+
+@pytest.mark.parametrize("inventory", sorted(EXPECTED_BINDS))
+def test_each_inventory_binds_the_daemons_to_loopback_and_the_web_uis_where_they_are_reached(inventory):
+    """The two addresses the roles bind to, rendered with the inventory and the playbook's group_vars as
+    ansible-playbook renders them (no host needed): an inventory's group variables would lose to the
+    playbook's group_vars/all.yml, so the VM's must be host variables."""
     result = ansible("ansible", "-i", f"inventories/{inventory}/hosts.yml", "all", "--playbook-dir", ".",
                      "-m", "ansible.builtin.debug", "-a", "msg={{ [lab_bind_address, lab_web_bind_address] }}",
                      timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     addresses = yaml.safe_load(result.stdout.split("=>", 1)[1])["msg"]
-    assert [ipaddress.ip_address(address).is_loopback for address in addresses] == [True, True], addresses
+    assert tuple(addresses) == EXPECTED_BINDS[inventory]
+
+
+def test_the_vagrantfile_forwards_ports_to_the_hosts_loopback_only():
+    forwards = re.findall(r'forwarded_port".*', (ANSIBLE_DIR.parent / "Vagrantfile").read_text())
+    assert forwards and all('host_ip: "127.0.0.1"' in line for line in forwards), forwards
 
 
 def test_no_role_binds_to_every_interface():
