@@ -11,11 +11,12 @@ import socket
 import urllib.request
 from typing import Callable
 
-from labctl import demo
+from labctl import demo, supervisor
 from pipeline import lag
 from pipeline.settings import Settings, pipeline_command
 
 TIMEOUT_S = 5.0
+DEMO_INGEST = "demo-ingest"  # the supervisor program of the demo's consumers
 
 
 def _get_json(url: str) -> dict:
@@ -166,22 +167,32 @@ def check(health: dict) -> tuple[bool, str]:
 def consumer_groups(settings: Settings) -> list[dict]:
     """The pipeline's consumer groups of ``settings``' namespace (HBase sink, HDFS landing) on its raw topic: lag,
     and healthy unless records wait while the group commits nothing for ``lag.PROGRESS_WINDOW_S`` seconds (then
-    ``fix`` says what makes it consume again). Raises ``KafkaError`` when Kafka cannot tell."""
+    ``fix`` says what makes it consume again). In the demo's namespace while the demo's ingest is stopped on
+    purpose (`lab demo stop`), waiting records are no fault. Raises ``KafkaError`` when Kafka cannot tell."""
+    demo_stopped = settings.namespace == demo.config().get("namespace") and not _demo_ingest_running()
     rows = []
     for group in lag.group_progress(settings, [settings.hbase_sink_group, settings.landing_group]):
-        if group.stuck:
+        stuck = group.stuck and not demo_stopped
+        if group.stuck and demo_stopped:
+            detail = f"{group.lag:,} records wait; the demo is stopped (`lab demo start`)"
+        elif stuck:
             detail = f"{group.lag:,} records wait; no commit in {lag.PROGRESS_WINDOW_S:g} s"
         else:
             detail = f"{group.lag:,} records behind, committing" if group.lag else "caught up"
         rows.append({"group": group.group, "topic": settings.raw_topic, "partitions": len(group.partitions),
-                     "committed": group.committed, "lag": group.lag, "healthy": not group.stuck, "detail": detail,
-                     "fix": ingest_fix(settings) if group.stuck else None})
+                     "committed": group.committed, "lag": group.lag, "healthy": not stuck, "detail": detail,
+                     "fix": ingest_fix(settings) if stuck else None})
     return rows
+
+
+def _demo_ingest_running() -> bool:
+    state = supervisor.states().get(DEMO_INGEST)
+    return state is not None and state.state == "RUNNING"
 
 
 def ingest_fix(settings: Settings) -> str:
     """The command that makes the consumers of ``settings``' namespace consume again: the demo's ingest in the demo's
     namespace (started even while the rest of the demo is off), else `lab pipeline ingest`."""
     if settings.namespace == demo.config().get("namespace"):
-        return "lab restart demo-ingest"
+        return f"lab restart {DEMO_INGEST}"
     return pipeline_command(settings, "ingest")

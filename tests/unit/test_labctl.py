@@ -6,8 +6,9 @@ import threading
 import pytest
 import yaml
 
-from labctl import demo, health
+from labctl import demo, health, supervisor
 from labctl.services import UnknownService, load_services, select
+from pipeline import lag
 from pipeline.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -54,6 +55,20 @@ def test_a_stuck_consumer_group_is_fixed_by_the_demos_ingest_in_its_namespace_el
     monkeypatch.setattr(demo, "config", lambda: {"namespace": "lab"})
     assert health.ingest_fix(Settings(namespace="lab")) == "lab restart demo-ingest"
     assert health.ingest_fix(Settings(namespace="alice")) == "lab pipeline --namespace alice ingest"
+
+
+@pytest.mark.parametrize(("ingest_state", "healthy", "detail"), [
+    ("RUNNING", False, "7 records wait; no commit in 10 s"),
+    ("STOPPED", True, "7 records wait; the demo is stopped (`lab demo start`)"),
+])
+def test_records_waiting_for_the_demos_stopped_ingest_are_no_fault(monkeypatch, ingest_state, healthy, detail):
+    monkeypatch.setattr(demo, "config", lambda: {"namespace": "lab"})
+    monkeypatch.setattr(supervisor, "states", lambda: {"demo-ingest": supervisor.ProgramState(ingest_state, None)})
+    stuck = lag.GroupProgress("lab-hbase-sink", [lag.PartitionLag(0, 3, 10)], advanced=False)
+    monkeypatch.setattr(lag, "group_progress", lambda settings, groups: [stuck])
+    [group] = health.consumer_groups(Settings(namespace="lab"))
+    assert (group["healthy"], group["detail"]) == (healthy, detail)
+    assert group["fix"] == (None if healthy else "lab restart demo-ingest")
 
 
 def serve_once(replies):
