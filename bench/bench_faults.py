@@ -4,9 +4,9 @@
     sudo /opt/ecommerce-lab/venv/bin/python bench/bench_faults.py --rows 5000 --produce-seconds 10 --drill "kafka kill -9"
 
 Each drill runs in a fresh namespace: `lab pipeline ingest` (HBase sink and landing) is started, the
-generated events are produced at a steady rate over ``--produce-seconds``, and a third of the way in
-the fault happens (restarts go through supervisor, as a student's `lab restart` would). Once the
-consumers have committed the whole topic, ingest is stopped and everything is counted by readers of
+generated events are produced at a steady rate over ``--produce-seconds``, and a third of that time
+after both stages have committed records the fault happens (restarts go through supervisor, as a
+student's `lab restart` would). Once the consumers have committed the whole topic, ingest is stopped and everything is counted by readers of
 its own: the raw topic's records, HBase rows (a key-only scan), raw-zone lines and rejected records,
 each by source file and line. "lost" is input lines missing from the raw zone; "doubled" is lines found
 twice in the raw topic or the raw zone; HBase rows and rejected lines must equal the manifest's clean
@@ -184,6 +184,7 @@ def run_drill(fault: Callable[[], float], csv: Path, rows: int, produce_s: float
                 producer = threading.Thread(target=lambda: produced.append(
                     produce.produce(lab, csv, rate=rows / produce_s, progress=False).records))
                 producer.start()
+                wait_caught_up(committed, 1, ingest)  # both stages consuming, then a third of the way in
                 time.sleep(produce_s / 3)
                 back_at = fault()
                 before = committed()
@@ -197,6 +198,8 @@ def run_drill(fault: Callable[[], float], csv: Path, rows: int, produce_s: float
                 ingest.wait(timeout=120)
             else:
                 outcome.ingest = f"exited {ingest.returncode}"
+                console.print(f"[red]ingest exited {ingest.returncode}[/]; the end of its output:\n"
+                              + "\n".join(log.read_text(errors="replace").splitlines()[-40:]), markup=False)
         count(lab, inputs, outcome)
     return outcome
 

@@ -9,12 +9,15 @@ import queue
 import signal
 import threading
 import time
+from functools import partial
 from typing import Callable, Iterator, TypeVar
 
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient
-from kafka.errors import CommitFailedError, NoOffsetForPartitionError, OffsetOutOfRangeError, TopicAlreadyExistsError
+from kafka.errors import (CommitFailedError, KafkaError, NoOffsetForPartitionError, OffsetOutOfRangeError,
+                          TopicAlreadyExistsError)
 
+from pipeline import outage
 from pipeline.settings import Settings
 
 T = TypeVar("T")
@@ -30,8 +33,19 @@ def _admin(settings: Settings) -> KafkaAdminClient:
     return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.namespace}-admin")
 
 
+def kafka_away(error: BaseException) -> bool:
+    """Whether a Kafka client error is the broker being away for a while (a restart): Kafka marks those retriable."""
+    return isinstance(error, KafkaError) and error.retriable
+
+
 def ensure_topics(settings: Settings, partitions: int = PARTITIONS) -> None:
-    """Create the raw and rejected topics when they are missing (a no-op for those that exist)."""
+    """Create the raw and rejected topics when they are missing (a no-op for those that exist); waits out a
+    broker that is restarting (pipeline/outage.py)."""
+    outage.retried(partial(_create_topics, settings, partitions), kafka_away, "Kafka was away at start",
+                   "reached it", "is kafka running (`lab status`)?", log)
+
+
+def _create_topics(settings: Settings, partitions: int) -> None:
     admin = _admin(settings)
     try:
         # A rejected message is its record JSON-escaped, which can be a few times the record's size.
@@ -97,7 +111,8 @@ def commit(consumer: KafkaConsumer, offsets: dict) -> None:
     idempotent on re-delivery.
     """
     try:
-        consumer.commit(offsets)
+        outage.retried(partial(consumer.commit, offsets), kafka_away, f"{consumer.config['client_id']}: a commit "
+                       "failed, Kafka was away", "committed", "is kafka running (`lab status`)?", log)
     except CommitFailedError as error:
         log.warning("%s: offsets not committed (%s); the group rebalanced, the records will be read again",
                     consumer.config["client_id"], error)

@@ -1,5 +1,4 @@
-"""The fault drills of bench/bench_faults.py, shorter: Kafka restarted and killed with SIGKILL, and the NameNode
-restarted, while `lab pipeline ingest` consumes. The bench counts Kafka, HBase, the raw zone and the rejected
+"""A fault drill of bench/bench_faults.py, shorter: Kafka restarted while `lab pipeline ingest` consumes. The bench counts Kafka, HBase, the raw zone and the rejected
 topic with readers of its own and exits 1 on any record lost or doubled, an incomplete HBase or rejected topic,
 a recovery over 30 s, or an ingest that died."""
 
@@ -14,11 +13,11 @@ import pytest
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_faults.py"
-DRILLS = ("kafka restart", "kafka kill -9", "namenode restart")
+DRILLS = ("kafka restart",)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the drills restart services through supervisorctl, as root")
-def test_kafka_and_namenode_restarts_lose_and_double_nothing(require, tmp_path):
+def test_a_kafka_restart_loses_and_doubles_nothing(require, tmp_path):
     for name in ("kafka", "hbase-thrift", "namenode", "datanode"):
         require(name)
     drills = [argument for drill in DRILLS for argument in ("--drill", drill)]
