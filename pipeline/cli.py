@@ -61,13 +61,14 @@ def validate(
     examples: int = typer.Option(2, min=0, help="Rejected records to show per reason."),
 ) -> None:
     """Apply the data contract (lab 01's validate) to every record of a CSV file and count the verdicts."""
-    validate_record = seams.function(_settings(ctx), "01", "validate")
+    settings = _settings(ctx)
+    validate_record = seams.function(settings, "01", "validate")
     counts: dict[str, int] = {}
     shown: dict[str, list[str]] = {}
     row_ids: set[str] = set()
     with input_csv.open("rb") as stream:
-        for _, raw in contract.read_records(stream):
-            verdict = validate_record(contract.decode(raw))
+        for _, raw in contract.read_records(stream, settings.max_record_bytes):
+            verdict = validate_record(contract.decode(raw), settings.max_record_bytes)
             reason = getattr(verdict, "reason", None) or "valid"
             counts[reason] = counts.get(reason, 0) + 1
             if reason == "valid":

@@ -1,8 +1,8 @@
 """Stage 2: validate the raw topic's records; valid events to HBase, invalid ones to the rejected topic.
 
 A consumer group (`settings.hbase_sink_group`) with auto-commit off. Each poll's
-records go through `contract.validate(contract.decode(value))`; the valid events
-are written with `mutateRows` calls, the rejected ones are sent as JSON
+records go through `contract.validate(contract.decode(value), settings.max_record_bytes)`;
+the valid events are written with `mutateRows` calls, the rejected ones are sent as JSON
 {"reason", "raw", "source", "line", "partition", "offset"} to
 `settings.rejected_topic`, and only after both are flushed are that poll's offsets
 committed. A crash therefore re-delivers at most the uncommitted records: their
@@ -194,7 +194,7 @@ def _validate(settings: Settings, poll: dict, producer, stats: SinkStats) -> _Ba
     for partition, records in poll.items():
         for record in records:
             raw = contract.decode(record.value)
-            verdict = validate(raw)
+            verdict = validate(raw, settings.max_record_bytes)
             if isinstance(verdict, contract.Event):
                 batch.rows[row_key(verdict)] = value = {COLUMN: cell(verdict)}
                 if verdict.event_type == "purchase":
