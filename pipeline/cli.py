@@ -107,7 +107,8 @@ def produce(
     """Replay a CSV file into the raw topic."""
     settings = _settings(ctx)
     stats = produce_stage.produce(settings, input_csv, rate=rate, loop=loop, live=live, processes=processes)
-    console.print(f"produced {stats.records:,} records into {settings.raw_topic} at {stats.rate:,.0f}/s")
+    console.print(f"produced {stats.records:,} records into {settings.raw_topic} at {stats.rate:,.0f}/s"
+                  f"{_skipped(stats, settings)}")
 
 
 @app.command()
@@ -205,11 +206,17 @@ def run(
     with console.status("starting") as status:
         report = run_stage.run(settings, input_csv, summary_out=summary_out, step=status.update,
                                watermark_delay=watermark_delay, phases=phases)
-    console.print(f"produced {report.produced.records:,} records at {report.produced.rate:,.0f}/s")
+    console.print(f"produced {report.produced.records:,} records at {report.produced.rate:,.0f}/s"
+                  f"{_skipped(report.produced, settings)}")
     _print_summary(report.summary)
     console.print(f"summary written to {summary_out} and hdfs://{settings.summary_path}")
     if timings:
         _print_timings(phases)
+
+
+def _skipped(stats: produce_stage.ProduceStats, settings: Settings) -> str:
+    """What ``produce`` said of the lines it did not send."""
+    return f"; {stats.skipped:,} lines skipped, longer than {settings.max_record_bytes:,} bytes (max_record_bytes)"
 
 
 def _print_summary(summary: dict) -> None:
