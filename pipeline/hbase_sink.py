@@ -3,7 +3,8 @@
 A consumer group (`settings.hbase_sink_group`) with auto-commit off. Each poll's
 records go through `contract.validate(contract.decode(value), settings.max_record_bytes)`;
 the valid events are written with `mutateRows` calls, the rejected ones are sent as JSON
-{"reason", "raw", "source", "line", "partition", "offset"} to
+{"reason", "raw", "bytes", "sha256", "source", "line", "partition", "offset"} (`rejection`:
+a long record's text is cut, its length and hash kept) to
 `settings.rejected_topic`, and only after both are flushed are that poll's offsets
 committed. A crash therefore re-delivers at most the uncommitted records: their
 HBase rows overwrite themselves (the row key is a function of the event, see
@@ -18,6 +19,7 @@ The events and purchases tables' layout (row keys, the `e:event` cell) and their
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -43,6 +45,10 @@ WORKERS = topics.PARTITIONS
 RECONNECT_DELAYS_S = (0.5, 1, 2, 4, 8, 15)
 RECONNECT_GIVE_UP_S = 600
 CONNECTION_ERRORS = (OSError, TTransportException)  # OSError: BrokenPipeError, ConnectionResetError, ...
+# A rejected message's texts are cut so that it stays below topics.REJECTED_MAX_BYTES: in JSON a character takes
+# at most 6 bytes (\u0000); 64 KiB are left for the other fields, the batch's framing and lz4's worst case.
+TEXT_CHARS = 1024
+RAW_CHARS = (topics.REJECTED_MAX_BYTES - 64 * 1024) // 6 - TEXT_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +116,13 @@ def ensure_tables(settings: Settings) -> None:
 
 
 def rejection(record, reason: str, raw: str) -> bytes:
-    """The rejected topic's JSON message for a consumed record."""
+    """The rejected topic's JSON message for a consumed record: at most topics.REJECTED_MAX_BYTES whatever the
+    record, so ``raw`` (the decoded record) is cut after RAW_CHARS characters and the source after TEXT_CHARS;
+    the record's length in bytes and their SHA-256 identify it even then."""
     source, line = produce.origin(record)
-    return json.dumps({"reason": reason, "raw": raw, "source": source, "line": line,
+    return json.dumps({"reason": reason, "raw": raw[:RAW_CHARS], "bytes": len(record.value),
+                       "sha256": hashlib.sha256(record.value).hexdigest(),
+                       "source": source and source[:TEXT_CHARS], "line": line,
                        "partition": record.partition, "offset": record.offset}, ensure_ascii=False).encode()
 
 

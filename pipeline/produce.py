@@ -114,11 +114,12 @@ def records_to_send(stream: BinaryIO, max_bytes: int, skip: Callable[[int], None
 
 
 def origin(record) -> tuple[str | None, int | None]:
-    """(source file name, line number) from a consumed raw record's headers (None when absent)."""
+    """(source file name, line number) from a consumed raw record's headers (None when absent, or a line that
+    is not ASCII digits: another producer's headers)."""
     headers = dict(record.headers or ())
     source, line = headers.get("source"), headers.get("line")
     return (source.decode(errors="replace") if source is not None else None,
-            int(line) if line else None)
+            int(line) if line and line.isascii() and line.isdigit() else None)
 
 
 @lru_cache(maxsize=1 << 16)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import subprocess
@@ -54,6 +55,30 @@ def test_valid_events_in_hbase_rejects_with_reasons_redelivery_adds_nothing(name
     again = hbase_sink.run(namespace, idle_timeout_s=3)
     assert again.records == expected["input_records"]
     assert hbase_row_count(namespace) == expected["clean_events"]
+
+
+def test_a_rejection_too_big_for_the_brokers_message_limit_is_cut_and_the_sink_goes_on(namespace):
+    """The rejected topic made with the broker's defaults (as `kafka-topics.sh --create` would), and a record of a
+    million control characters, 6 MB as JSON text: its rejected message is cut below the limit and delivered."""
+    admin = KafkaAdminClient(bootstrap_servers=namespace.kafka_bootstrap)
+    try:
+        admin.create_topics({namespace.rejected_topic: {"num_partitions": 3, "replication_factor": 1}},
+                            wait_for_metadata=True)
+    finally:
+        admin.close()
+    topics.ensure_topics(namespace)
+    poison, valid = b"\x01" * 1_000_000, file_lines(SAMPLE)[2]
+    kafka = produce.producer(namespace)
+    for line, value in ((2, poison), (3, valid)):
+        kafka.send(namespace.raw_topic, value, headers=produce.headers("poison.csv", line))
+    kafka.flush()
+    kafka.close()
+    stats = hbase_sink.run(namespace, idle_timeout_s=3)
+    assert (stats.records, stats.valid, stats.rejected) == (2, 1, {"bad_field_count": 1})
+    [message] = [json.loads(r.value) for r in topic_records(namespace, namespace.rejected_topic)]
+    assert message["raw"] == "\x01" * hbase_sink.RAW_CHARS
+    assert (message["bytes"], message["sha256"], message["line"]) == (len(poison), hashlib.sha256(poison).hexdigest(), 2)
+    assert hbase_row_count(namespace) == 1
 
 
 def test_user_events_are_one_users_events_in_time_order(namespace):
