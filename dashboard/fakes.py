@@ -20,8 +20,8 @@ TOY = {"product_id": 2053013555, "revenue": 25.5, "purchases": 1}
 SUMMARY = {
     "computed_at": COMPUTED_AT,
     "quality": {"input_records": 14, "valid": 13,
-                "rejected": {"bad_field_count": 0, "bad_event_time": 1, "bad_event_type": 0, "bad_id": 0,
-                             "bad_price": 0},
+                "rejected": {"record_too_large": 0, "bad_field_count": 0, "bad_event_time": 1, "bad_event_type": 0,
+                             "bad_id": 0, "bad_price": 0},
                 "duplicates_removed": 1, "clean_events": 12},
     "kpis": {"events": 12, "events_by_type": {"view": 7, "cart": 2, "remove_from_cart": 0, "purchase": 3},
              "unique_users": 3, "unique_sessions": 4, "revenue": 2025.48, "purchases": 3, "orders": 2, "aov": 1012.74,

@@ -14,9 +14,11 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+from pipeline.contract import REASONS
+
 from .catalogue import build_catalogue
 from .clock import Clock
-from .defects import KINDS, REJECT_KINDS, DefectInjector
+from .defects import KINDS, DefectInjector
 from .manifest import Manifest, expected_outcome, manifest_path
 from .sessions import clean_lines
 
@@ -110,7 +112,7 @@ def generate(
         sha256=sha.hexdigest(),
         defects=counts,
         defect_variants=variants,
-        expected=expected_outcome(written, {k: counts[k] for k in REJECT_KINDS}, duplicates),
+        expected=expected_outcome(written, {reason: counts.get(reason, 0) for reason in REASONS}, duplicates),
         header=list(HEADER),
     )
     manifest.write(manifest_path(out))

@@ -55,8 +55,9 @@ def _identifier(text: Column) -> Column:
     return F.when(text.rlike(IDENTIFIER), text.try_cast("bigint"))
 
 
-def apply_contract(df: DataFrame, column: str = "raw") -> DataFrame:
-    """``df`` plus ``reason`` (null when valid) and the normalised and derived columns.
+def apply_contract(df: DataFrame, column: str = "raw", max_bytes: int = contract.MAX_RECORD_BYTES) -> DataFrame:
+    """``df`` plus ``reason`` (null when valid) and the normalised and derived columns; a record longer
+    than ``max_bytes`` in UTF-8 is record_too_large.
 
     The normalised columns are null on rejected records. Each step is its own
     projection, so Spark evaluates the field split and the regexes once per record.
@@ -93,7 +94,8 @@ def apply_contract(df: DataFrame, column: str = "raw") -> DataFrame:
     for name in ("product_id", "category_id", "user_id"):
         ids_ok = ids_ok & F.col(name).isNotNull() & (F.col(name) >= 1)
     reason = (
-        F.when(~F.col("_well_formed") | (F.size("_fields") != len(contract.FIELDS)), "bad_field_count")
+        F.when(F.octet_length(raw) > max_bytes, "record_too_large")
+        .when(~F.col("_well_formed") | (F.size("_fields") != len(contract.FIELDS)), "bad_field_count")
         .when(F.col("event_time").isNull(), "bad_event_time")
         .when(~F.col("event_type").isin(*contract.EVENT_TYPES), "bad_event_type")
         .when(~ids_ok, "bad_id")
@@ -197,7 +199,7 @@ def run(settings: Settings, spark: SparkSession | None = None, phases: spark_ses
                                                input_bytes=spark_session.hdfs_bytes(settings, settings.raw_zone))
     lab = seams.load(settings, "05")
     raw = spark.read.schema(RAW_SCHEMA).json(settings.hdfs_uri(f"{settings.raw_zone}/{RAW_GLOB}"))
-    checked = apply_contract(raw).persist()
+    checked = apply_contract(raw, max_bytes=settings.max_record_bytes).persist()
     try:
         with phases("read raw zone, contract, write quarantine"):
             lab.rejected_records(checked).drop("partition", "offset", "timestamp_ms").coalesce(1).write.mode(

@@ -17,7 +17,9 @@ FIELDS = ("event_time", "event_type", "product_id", "category_id", "category_cod
           "brand", "price", "user_id", "user_session")
 HEADER = ",".join(FIELDS)
 EVENT_TYPES = ("view", "cart", "remove_from_cart", "purchase")
-REASONS = ("bad_field_count", "bad_event_time", "bad_event_type", "bad_id", "bad_price")
+REASONS = ("record_too_large", "bad_field_count", "bad_event_time", "bad_event_type", "bad_id", "bad_price")
+# The default of Settings.max_record_bytes: the longest record, in UTF-8 bytes, any stage accepts.
+MAX_RECORD_BYTES = 1024 * 1024
 MAX_ID = 9223372036854775807
 ROW_ID_SEPARATOR = "\x1f"
 BOM = b"\xef\xbb\xbf"
@@ -139,11 +141,13 @@ def row_id(values: list[str]) -> str:
     ### END SOLUTION
 
 
-def validate(record: str) -> Event | Rejected:
+def validate(record: str, max_bytes: int = MAX_RECORD_BYTES) -> Event | Rejected:
     """The record's normalised ``Event``, or ``Rejected(reason, record)`` with the first rule of
-    docs/data-contract.md it breaks (the rules in order: bad_field_count, bad_event_time,
-    bad_event_type, bad_id, bad_price)."""
+    docs/data-contract.md it breaks (the rules in order: record_too_large, longer than ``max_bytes``
+    in UTF-8; bad_field_count, bad_event_time, bad_event_type, bad_id, bad_price)."""
     ### BEGIN SOLUTION
+    if len(record.encode()) > max_bytes:
+        return Rejected("record_too_large", record)
     fields = split_fields(record)
     if fields is None or len(fields) != len(FIELDS):
         return Rejected("bad_field_count", record)
@@ -186,20 +190,38 @@ def validate(record: str) -> Event | Rejected:
     ### END SOLUTION
 
 
-def read_records(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+def read_records(stream: BinaryIO, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[tuple[int, bytes]]:
     """(line number, raw record bytes) for every input record of a CSV file.
 
     One line is one record (LF or CRLF, which is not part of the record); a UTF-8
     BOM is dropped, the header line is skipped, blank lines are ignored.
+    Memory stays bounded whatever the lines' length: a record longer than ``max_bytes``
+    comes as its first ``max_bytes + 1`` bytes (enough for ``validate`` to reject it as
+    record_too_large, and for a reader to skip it), and the rest of its line is read in
+    chunks and dropped.
     """
+    # A record of max_bytes bytes, with a BOM before it and CRLF after it, fits in one read.
+    line_limit = max_bytes + len(BOM) + 2
     header_seen = False
-    for number, line in enumerate(stream, start=1):
+    number = 0
+    while line := stream.readline(line_limit):
+        number += 1
+        whole = line.endswith(b"\n") or len(line) < line_limit
+        if not whole:
+            _skip_line(stream)
         if number == 1 and line.startswith(BOM):
             line = line[len(BOM):]
-        line = line.removesuffix(b"\n").removesuffix(b"\r")
+        if whole:
+            line = line.removesuffix(b"\n").removesuffix(b"\r")
         if not line:
             continue
         if not header_seen:
             header_seen = True
             continue
-        yield number, line
+        yield number, line if len(line) <= max_bytes else line[:max_bytes + 1]
+
+
+def _skip_line(stream: BinaryIO, chunk_bytes: int = 64 * 1024) -> None:
+    """Read the rest of the current line, a chunk at a time, and drop it."""
+    while (chunk := stream.readline(chunk_bytes)) and not chunk.endswith(b"\n"):
+        pass

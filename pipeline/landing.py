@@ -259,7 +259,7 @@ def land_csv(settings: Settings, csv_path: str | Path, client: InsecureClient | 
     directory = f"{settings.raw_zone}/ingest_date={lab.ingest_date(now_ms)}"
     offset = 0
     with open(csv_path, "rb") as stream:
-        records = contract.read_records(stream)
+        records = contract.read_records(stream, settings.max_record_bytes)
         while chunk := list(itertools.islice(records, records_per_file)):
             lines = "".join(lab.raw_line(raw, source, line, 0, offset + i, now_ms) + "\n"
                             for i, (line, raw) in enumerate(chunk))

@@ -6,6 +6,10 @@ session is empty, b"" when neither can be parsed), so one session's events stay
 in one partition and in order; headers `source` (file name) and `line` (line
 number, ASCII) say where it came from; the timestamp is the produce time.
 
+A line longer than `settings.max_record_bytes` is not sent: the file is read in bounded
+memory (`contract.read_records`, which never holds more of a line than the limit), and
+`produce` counts and logs every line it skipped (`ProduceStats.skipped`).
+
 Delivery is idempotent (kafka-python's default `enable_idempotence=True`,
 `acks=all`, unbounded retries within `delivery_timeout_ms`), so a broker restart
 neither loses nor doubles a record; a record that still fails is counted and
@@ -14,6 +18,7 @@ neither loses nor doubles a record; a record that still fails is counted and
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import time
@@ -35,6 +40,8 @@ COMPRESSION = "lz4"
 DEFAULT_PROCESSES = min(2, os.cpu_count() or 1)
 SESSION, USER_ID = contract.FIELDS.index("user_session"), contract.FIELDS.index("user_id")
 
+log = logging.getLogger(__name__)
+
 
 class DeliveryError(RuntimeError):
     """Some records could not be delivered to the raw topic."""
@@ -45,6 +52,7 @@ class ProduceStats:
     records: int
     bytes: int
     seconds: float
+    skipped: int  # lines longer than settings.max_record_bytes, not sent
 
     @property
     def rate(self) -> float:
@@ -95,12 +103,23 @@ def send_records(kafka: KafkaProducer, topic: str, records: Iterable[tuple[int, 
     ### END SOLUTION
 
 
+def records_to_send(stream: BinaryIO, max_bytes: int, skip: Callable[[int], None]) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw record) of every record of the CSV ``stream`` no longer than ``max_bytes``, read in
+    bounded memory (``contract.read_records``); ``skip(line number)`` is called for each longer one instead."""
+    for line, raw in contract.read_records(stream, max_bytes):
+        if len(raw) > max_bytes:
+            skip(line)
+        else:
+            yield line, raw
+
+
 def origin(record) -> tuple[str | None, int | None]:
-    """(source file name, line number) from a consumed raw record's headers (None when absent)."""
+    """(source file name, line number) from a consumed raw record's headers (None when absent, or a line that
+    is not ASCII digits: another producer's headers)."""
     headers = dict(record.headers or ())
     source, line = headers.get("source"), headers.get("line")
     return (source.decode(errors="replace") if source is not None else None,
-            int(line) if line else None)
+            int(line) if line and line.isascii() and line.isdigit() else None)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -219,20 +238,30 @@ def produce(settings: Settings, path: str | os.PathLike, rate: float | None = No
     if failed:
         raise DeliveryError(f"{sum(r[2] for r in failed)} of {records} records were not delivered to "
                             f"{settings.raw_topic}: {failed[0][3]!r}")
-    return ProduceStats(records=records, bytes=size, seconds=time.monotonic() - started)
+    # Every process reads the whole file, so each skipped the same lines.
+    return ProduceStats(records=records, bytes=size, seconds=time.monotonic() - started, skipped=results[0][4])
 
 
 def _send(settings: Settings, path: Path, rate: float | None, loop: bool, live: bool, positions, counts,
-          shares: int, share: int, show: Callable[[], None] = lambda: None) -> tuple[int, int, int, BaseException | None]:
+          shares: int, share: int, show: Callable[[], None] = lambda: None
+          ) -> tuple[int, int, int, BaseException | None, int]:
     """One producer's part of `produce`: the records of the partitions p with p % shares == share, sent by
     the lab 02 ``send_records`` of ``settings``. Returns (records sent, their bytes, failed deliveries, the first
-    failure)."""
+    failure, lines skipped as too long)."""
     send_records = seams.function(settings, "02", "send_records")
     kafka = producer(settings)
     sender = _Share(kafka, len(kafka.partitions_for(settings.raw_topic)), shares, share, rate, counts, show)
+    skipped = 0
+
+    def skip(line: int) -> None:
+        nonlocal skipped
+        skipped += 1
+        if share == 0:  # the other processes skip the same lines
+            log.warning("produce: line %d of %s is longer than %d bytes (max_record_bytes): skipped",
+                        line, path.name, settings.max_record_bytes)
 
     def records(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
-        for number, (line, raw) in enumerate(contract.read_records(stream), start=1):
+        for number, (line, raw) in enumerate(records_to_send(stream, settings.max_record_bytes, skip), start=1):
             yield line, restamp(raw) if live else raw
             if number % 10_000 == 0:
                 positions[share] = stream.tell()
@@ -250,4 +279,4 @@ def _send(settings: Settings, path: Path, rate: float | None, loop: bool, live: 
     finally:
         kafka.flush()
         kafka.close()
-    return sender.records, sender.bytes, sender.failed, sender.first_failure
+    return sender.records, sender.bytes, sender.failed, sender.first_failure, skipped

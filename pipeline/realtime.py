@@ -49,7 +49,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from pipeline import clean, seams, topics
 from pipeline import spark as spark_session
-from pipeline.contract import EVENT_TYPES
+from pipeline.contract import EVENT_TYPES, MAX_RECORD_BYTES
 from pipeline.settings import Settings
 from pipeline.store import COLUMNS, MINUTE, MINUTE_PRODUCT, PRODUCT, PRODUCT_FAMILY, TOTAL, TOTAL_KEY, VALUES, _tables
 
@@ -82,12 +82,14 @@ def decode(value: Column) -> Column:
     return F.make_valid_utf8(value.cast("string"))
 
 
-def events(messages: DataFrame, watermark_delay: str = WATERMARK_DELAY) -> DataFrame:
-    """The distinct valid events of Kafka-shaped rows (a binary ``value``).
+def events(messages: DataFrame, watermark_delay: str = WATERMARK_DELAY,
+           max_record_bytes: int = MAX_RECORD_BYTES) -> DataFrame:
+    """The distinct valid events of Kafka-shaped rows (a binary ``value``), records longer than
+    ``max_record_bytes`` rejected.
 
     Columns event_time, event_type, product_id, price, row_id.
     """
-    checked = clean.apply_contract(messages.select(decode(F.col("value")).alias("raw")))
+    checked = clean.apply_contract(messages.select(decode(F.col("value")).alias("raw")), max_bytes=max_record_bytes)
     return (checked.where(F.col("reason").isNull())
             .select("event_time", "event_type", "product_id", "price", "row_id")
             .withWatermark("event_time", watermark_delay)
@@ -174,7 +176,8 @@ def kafka_messages(spark: SparkSession, settings: Settings) -> DataFrame:
 
 def start(messages: DataFrame, checkpoint: str, write: Callable[[DataFrame, int], None], trigger: dict,
           watermark_delay: str = WATERMARK_DELAY,
-          aggregate: Callable[[DataFrame], DataFrame] = aggregates) -> StreamingQuery:
+          aggregate: Callable[[DataFrame], DataFrame] = aggregates,
+          max_record_bytes: int = MAX_RECORD_BYTES) -> StreamingQuery:
     """Start the aggregation (``aggregate``, lab 07's ``aggregates``) of ``messages`` into ``write``
     (foreachBatch), checkpointed at ``checkpoint``.
 
@@ -185,7 +188,7 @@ def start(messages: DataFrame, checkpoint: str, write: Callable[[DataFrame, int]
     for name, value in STREAM_CONF.items():
         conf.set(name, value)
     try:
-        return (aggregate(events(messages, watermark_delay)).writeStream
+        return (aggregate(events(messages, watermark_delay, max_record_bytes)).writeStream
                 .outputMode("update")
                 .foreachBatch(write)
                 .option("checkpointLocation", checkpoint)
@@ -230,7 +233,7 @@ def run(settings: Settings, available_now: bool = False, processing_time: str = 
         trigger = {"availableNow": True} if available_now else {"processingTime": processing_time}
         checkpoint = settings.hdfs_uri(f"{settings.checkpoint_dir}/{CHECKPOINT}")
         query = start(kafka_messages(session, settings), checkpoint, hbase_writer(settings), trigger,
-                      watermark_delay, seams.function(settings, "07", "aggregates"))
+                      watermark_delay, seams.function(settings, "07", "aggregates"), settings.max_record_bytes)
         if available_now:
             query.awaitTermination()
         else:

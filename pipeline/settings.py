@@ -23,7 +23,7 @@ import yaml
 from Hbase_thrift import AlreadyExists, IOError as HBaseIOError  # the Thrift module that happybase loads
 from hdfs import InsecureClient
 
-from pipeline import seams
+from pipeline import contract, seams
 
 NAMESPACE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -45,6 +45,8 @@ class Settings:
     # and which labs' files ("all", or numbers such as "01,03"); see pipeline/seams.py.
     labs_dir: str = ""
     student_labs: str = "all"
+    # The longest record, in UTF-8 bytes, any stage accepts (docs/data-contract.md, record_too_large).
+    max_record_bytes: int = contract.MAX_RECORD_BYTES
 
     def __post_init__(self) -> None:
         if not NAMESPACE_PATTERN.match(self.namespace):
@@ -52,6 +54,8 @@ class Settings:
                 f"namespace {self.namespace!r} must start with a letter and use only a-z, 0-9 and _ (max 40)"
             )
         seams.student_labs(self.student_labs)  # ValueError naming the labs that exist
+        if self.max_record_bytes < 1:
+            raise ValueError(f"max_record_bytes must be at least 1, not {self.max_record_bytes}")
 
     # Kafka topics
     @property
@@ -197,6 +201,6 @@ def load(namespace: str | None = None, environ: os._Environ | dict | None = None
     unknown = set(values) - set(fields)
     if unknown:
         raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}; known: {', '.join(fields)}")
-    if "hbase_port" in values:
-        values["hbase_port"] = int(values["hbase_port"])
+    for name in values.keys() & {"hbase_port", "max_record_bytes"}:  # the settings that are numbers
+        values[name] = int(values[name])
     return Settings(**values)

@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 PARTITIONS = 3
 POLL_MS = 500
 SESSION_TIMEOUT_MS = 10_000  # a killed group member's partitions move to the others after this
-REJECTED_MAX_BYTES = 8 * 1024 * 1024
+# The rejected topic's message limit: the broker's default (message.max.bytes, 1 MiB + 12), so that a rejected
+# topic created by anyone takes every message the HBase sink sends (hbase_sink.rejection stays below it).
+REJECTED_MAX_BYTES = 1024 * 1024
 
 
 def _admin(settings: Settings) -> KafkaAdminClient:
@@ -48,7 +50,6 @@ def ensure_topics(settings: Settings, partitions: int = PARTITIONS) -> None:
 def _create_topics(settings: Settings, partitions: int) -> None:
     admin = _admin(settings)
     try:
-        # A rejected message is its record JSON-escaped, which can be a few times the record's size.
         for topic, configs in ((settings.raw_topic, {}),
                                (settings.rejected_topic, {"max.message.bytes": str(REJECTED_MAX_BYTES)})):
             try:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from datasets.manifest import manifest_path
 from labctl.checking import Context, check
-from pipeline.contract import REASONS, Event, Rejected, decode, read_records
+from pipeline.contract import MAX_RECORD_BYTES, REASONS, Event, Rejected, decode, read_records
 
 # One valid record and the event it must give.
 RECORD = ('2019-10-01 23:30:00 UTC,View , 0042,2053013555631882655,Electronics.Smartphone,"Apple, Inc",7.5,'
@@ -38,9 +38,9 @@ def pipeline_class(record: str, verdict) -> None:
     raise AssertionError(f"validate({record!r}) returned a {type(verdict).__name__}; return an Event or a Rejected")
 
 
-def reason(ctx: Context, record: str) -> str | None:
+def reason(ctx: Context, record: str, max_bytes: int = MAX_RECORD_BYTES) -> str | None:
     """The reject reason the student's validate gives (None for an Event), checking the type of the verdict."""
-    verdict = ctx.student.validate(record)
+    verdict = ctx.student.validate(record, max_bytes)
     pipeline_class(record, verdict)
     if isinstance(verdict, Rejected):
         assert verdict.raw == record, f"Rejected.raw must be the record as given, got {verdict.raw!r}"
@@ -48,10 +48,11 @@ def reason(ctx: Context, record: str) -> str | None:
     return None
 
 
-def expect_reason(ctx: Context, cases: dict[str, str | None]) -> None:
+def expect_reason(ctx: Context, cases: dict[str, str | None], max_bytes: int = MAX_RECORD_BYTES) -> None:
     for record, wanted in cases.items():
-        got = reason(ctx, record)
-        assert got == wanted, f"validate({record!r}) gave {got or 'a valid Event'}, expected {wanted or 'a valid Event'}"
+        got = reason(ctx, record, max_bytes)
+        call = f"validate({record!r}" + ("" if max_bytes == MAX_RECORD_BYTES else f", max_bytes={max_bytes}") + ")"
+        assert got == wanted, f"{call} gave {got or 'a valid Event'}, expected {wanted or 'a valid Event'}"
 
 
 @check(points=1, hint="Split on commas outside quotes; a quoted field loses its outer quotes and reads \"\" as \".")
@@ -126,8 +127,14 @@ def impossible_times_are_bad_event_time(ctx: Context) -> None:
     expect_reason(ctx, cases)
 
 
-@check(points=1, hint="Check the rules in the contract's order and report the first that fails.")
+@check(points=1, hint="Check the rules in the contract's order and report the first that fails; the first is the "
+                      "record's length in UTF-8 bytes (é is two), at most max_bytes.")
 def the_first_broken_rule_is_the_reason(ctx: Context) -> None:
+    accented = with_field(5, "école")
+    size = len(accented.encode())
+    expect_reason(ctx, {accented: None}, max_bytes=size)
+    broken = "never,wishlist,x,2,a,b,free,3," + "s" * size
+    expect_reason(ctx, {accented: "record_too_large", broken: "record_too_large"}, max_bytes=size - 1)
     expect_reason(ctx, {
         "2019-10-01 10:00:00,view,1,2,a,b,1.00,3": "bad_field_count",
         'x,"y"z,1,2,a,b,1.00,3,s': "bad_field_count",

@@ -3,7 +3,7 @@
 docs/data-contract.md is the specification. Write the four functions below, one step of
 labs/01-contract/README.md each; `lab check 01` tells you how far you are. What the contract
 does not ask you to invent is given: the field names, the event types, the largest id, the
-row id separator, trim, lower and the two records a verdict can be (``Event``, ``Rejected``).
+longest record, the row id separator, trim, lower and the two records a verdict can be (``Event``, ``Rejected``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pipeline.contract import (  # noqa: F401 (given: use what you need)
     EVENT_TYPES,
     FIELDS,
     MAX_ID,
+    MAX_RECORD_BYTES,
     ROW_ID_SEPARATOR,
     Event,
     Rejected,
@@ -42,8 +43,8 @@ def row_id(values: list[str]) -> str:
     raise NotImplementedError("lab 01, step 3: write row_id in labs/01-contract/contract.py")
 
 
-def validate(record: str) -> Event | Rejected:
+def validate(record: str, max_bytes: int = MAX_RECORD_BYTES) -> Event | Rejected:
     """The record's normalised ``Event``, or ``Rejected(reason, record)`` with the first rule of
-    docs/data-contract.md it breaks (the rules in order: bad_field_count, bad_event_time,
-    bad_event_type, bad_id, bad_price)."""
+    docs/data-contract.md it breaks (the rules in order: record_too_large, longer than ``max_bytes``
+    in UTF-8; bad_field_count, bad_event_time, bad_event_type, bad_id, bad_price)."""
     raise NotImplementedError("lab 01, step 4: write validate in labs/01-contract/contract.py")

@@ -88,6 +88,8 @@ VALID = [
     record(price="1" * 36 + ".9"),
     # every field quoted
     ",".join(f'"{field}"' for field in BASE),
+    # exactly as long as the limit allows, in UTF-8 bytes
+    record(brand="b" * (reference.MAX_RECORD_BYTES - len(record(brand="").encode()))),
 ]
 
 
@@ -117,6 +119,8 @@ BROKEN = [
     record(price="NaN"), record(price="Infinity"), record(price="1_000"), record(price="7.50\r"),
     record(event_time="x", event_type="x", product_id="x", price="x"),
     record(event_type="x", user_id="0", price="x"), record(user_id="-5", price=""),
+    # longer than the limit: in UTF-8 bytes, though not in characters; and broken besides
+    record(brand="é" * (reference.MAX_RECORD_BYTES // 2)), record(price="x", brand="b" * reference.MAX_RECORD_BYTES),
 ]
 
 

@@ -240,7 +240,10 @@ def sunk(ctx: Context) -> Truth:
         if topic_size(ctx) < truth.records:  # a new worker, after a timeout, may find it produced
             produce.produce(ctx.settings, path, progress=False)
         try:
-            hbase_sink.run(ctx.settings, idle_timeout_s=IDLE_S)
+            stats = hbase_sink.run(ctx.settings, idle_timeout_s=IDLE_S)
+            unwritable = stats.rejected.get(hbase_sink.UNWRITABLE)
+            assert not unwritable, (f"the sink could not write {unwritable:,} events with your row_key, purchase_key "
+                                    f"and cell; the first error: {stats.first_unwritable}")
         except BaseException as error:
             _runs[namespace] = error
             raise

@@ -9,7 +9,7 @@ from collections import Counter
 from datasets.manifest import manifest_path
 from labctl.checking import Context, check
 from pipeline import clean, landing
-from pipeline.contract import REASONS
+from pipeline.contract import MAX_RECORD_BYTES, REASONS
 
 # The input columns of a raw frame: those the clean stage reads, and one more of any name.
 INPUT_SCHEMA = ("raw string, source string, line long, partition long, offset long, timestamp_ms long, "
@@ -33,6 +33,7 @@ OTHER_PRODUCT = record(product="1005100")
 OTHER_SESSION = record(session="s2")
 OTHER_USERS_VIEW = record(user=str(OTHER_USER), session="s9")
 REJECTED = {
+    "record_too_large": record(session="s" * MAX_RECORD_BYTES),
     "bad_field_count": VIEW.rsplit(",", 1)[0],
     "bad_event_time": record(time="2019-02-30 14:03:27"),
     "bad_event_type": record(type="click"),
@@ -90,7 +91,7 @@ def valid_events_are_the_valid_records_as_event_columns(ctx: Context) -> None:
     assert problem is None, problem
     rows = Counter(who(row) for row in got.collect())
     wanted = Counter({(USER, "view", 1004856, "s1"): 2, (USER, "cart", 1004856, "s1"): 1})
-    assert rows == wanted, (f"valid_events kept {sum(rows.values())} rows of 3 valid records among 9 "
+    assert rows == wanted, (f"valid_events kept {sum(rows.values())} rows of 3 valid records among {len(records)} "
                             f"(user, type, product, session: {dict(rows)}); expected {dict(wanted)}")
 
 
@@ -162,7 +163,8 @@ def counts(ctx: Context, records: list[str]) -> dict:
             "not from the reasons your grouping found.")
 def quality_counts_name_every_reason_with_zeros(ctx: Context) -> None:
     records = [VIEW, VIEW_AGAIN, CART, REJECTED["bad_event_type"], REJECTED["bad_event_type"], REJECTED["bad_price"]]
-    wanted = {"bad_field_count": 0, "bad_event_time": 0, "bad_event_type": 2, "bad_id": 0, "bad_price": 1}
+    wanted = {"record_too_large": 0, "bad_field_count": 0, "bad_event_time": 0, "bad_event_type": 2, "bad_id": 0,
+              "bad_price": 1}
     got = counts(ctx, records).get("rejected")
     assert got == wanted, f"quality_counts(...)['rejected'] is {got}, expected {wanted}"
     assert all(type(n) is int for n in got.values()), f"the counts must be ints: {got}"
@@ -173,12 +175,12 @@ def quality_counts_name_every_reason_with_zeros(ctx: Context) -> None:
             "only, so duplicates_removed compares the valid records with the clean rows.")
 def quality_counts_add_up(ctx: Context) -> None:
     records = [VIEW, VIEW_AGAIN, VIEW, CART, *REJECTED.values(), REJECTED["bad_event_type"]]
-    wanted = {"input_records": 10, "valid": 4, "rejected": dict.fromkeys(REASONS, 1) | {"bad_event_type": 2},
+    wanted = {"input_records": 11, "valid": 4, "rejected": dict.fromkeys(REASONS, 1) | {"bad_event_type": 2},
               "duplicates_removed": 2, "clean_events": 2}
     got = counts(ctx, records)
     for key in ("input_records", "valid", "duplicates_removed", "clean_events"):
         assert got.get(key) == wanted[key] and type(got.get(key)) is int, (
-            f"quality_counts gave {key} = {got.get(key)!r} for 10 records (4 valid, 2 clean events, 6 rejected); "
+            f"quality_counts gave {key} = {got.get(key)!r} for 11 records (4 valid, 2 clean events, 7 rejected); "
             f"expected {wanted[key]}")
     assert got == wanted, f"quality_counts returned {got}, expected {wanted}"
 

@@ -17,7 +17,7 @@ from pyspark.sql import DataFrame  # noqa: F401 (the type of what you take and r
 from pyspark.sql import functions as F  # noqa: F401 (F.col("reason").isNull(), ...)
 
 from pipeline.clean import EVENT_COLUMNS, apply_contract  # noqa: F401 (given: the event columns, the contract)
-from pipeline.contract import REASONS  # noqa: F401 (given: the five reject reasons, in the contract's order)
+from pipeline.contract import REASONS  # noqa: F401 (given: the six reject reasons, in the contract's order)
 
 
 def valid_events(checked: DataFrame) -> DataFrame:

@@ -21,8 +21,9 @@ BALL = {"product_id": 28401079, "revenue": 12.35, "purchases": 1}
 # Another run: a KPI the public documents lack (returning_users), KPIs that are null, an empty top_products.
 RUN = {
     "computed_at": AT,
-    "quality": {"input_records": 31, "valid": 30, "rejected": {"bad_field_count": 1, "bad_event_time": 0,
-                                                              "bad_event_type": 0, "bad_id": 0, "bad_price": 0},
+    "quality": {"input_records": 31, "valid": 30, "rejected": {"record_too_large": 0, "bad_field_count": 1,
+                                                              "bad_event_time": 0, "bad_event_type": 0, "bad_id": 0,
+                                                              "bad_price": 0},
                 "duplicates_removed": 0, "clean_events": 30},
     "kpis": {"events": 30, "events_by_type": {"view": 27, "cart": 3, "remove_from_cart": 0, "purchase": 0},
              "unique_users": 9, "unique_sessions": 11, "revenue": 0.0, "purchases": 0, "orders": 0, "aov": None,

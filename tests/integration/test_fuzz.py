@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 
@@ -61,8 +62,12 @@ def test_fuzzed_lines_are_each_valid_or_rejected_with_a_reason(namespace, tmp_pa
     rejected_lines = {r["line"] for r in rejected}
     assert len(rejected_lines) == len(rejected) == sum(sink.rejected.values())
     assert all(r["reason"] in contract.REASONS for r in rejected)
-    for message in rejected:
-        assert message["raw"] == lines[message["line"]].decode("utf-8", errors="replace")
+    for message in rejected:  # the record, or its start when long, with its length and hash
+        line = lines[message["line"]]
+        text = line.decode("utf-8", errors="replace")
+        assert message["raw"] == text[:hbase_sink.RAW_CHARS]
+        assert (message["bytes"], message["sha256"]) == (len(line), hashlib.sha256(line).hexdigest())
+    assert any(len(r["raw"]) == hbase_sink.RAW_CHARS for r in rejected)  # some were cut
     valid = [contract.validate(contract.decode(raw)) for n, raw in lines.items() if n not in rejected_lines]
     assert all(isinstance(v, contract.Event) for v in valid)
     assert 0 < len(valid) < LINES

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
 import subprocess
@@ -16,7 +18,7 @@ from kafka import TopicPartition
 from kafka.admin import KafkaAdminClient, OffsetSpec
 
 import datasets
-from pipeline import contract, hbase_sink, produce, store, topics
+from pipeline import contract, hbase_sink, produce, seams, store, topics
 from pipeline.readback import file_lines, hbase_row_count, topic_records
 
 pytestmark = pytest.mark.integration
@@ -54,6 +56,71 @@ def test_valid_events_in_hbase_rejects_with_reasons_redelivery_adds_nothing(name
     again = hbase_sink.run(namespace, idle_timeout_s=3)
     assert again.records == expected["input_records"]
     assert hbase_row_count(namespace) == expected["clean_events"]
+
+
+def test_a_rejection_too_big_for_the_brokers_message_limit_is_cut_and_the_sink_goes_on(namespace):
+    """The rejected topic made with the broker's defaults (as `kafka-topics.sh --create` would), and a record of a
+    million control characters, 6 MB as JSON text: its rejected message is cut below the limit and delivered."""
+    admin = KafkaAdminClient(bootstrap_servers=namespace.kafka_bootstrap)
+    try:
+        admin.create_topics({namespace.rejected_topic: {"num_partitions": 3, "replication_factor": 1}},
+                            wait_for_metadata=True)
+    finally:
+        admin.close()
+    topics.ensure_topics(namespace)
+    poison, valid = b"\x01" * 1_000_000, file_lines(SAMPLE)[2]
+    kafka = produce.producer(namespace)
+    for line, value in ((2, poison), (3, valid)):
+        kafka.send(namespace.raw_topic, value, headers=produce.headers("poison.csv", line))
+    kafka.flush()
+    kafka.close()
+    stats = hbase_sink.run(namespace, idle_timeout_s=3)
+    assert (stats.records, stats.valid, stats.rejected) == (2, 1, {"bad_field_count": 1})
+    [message] = [json.loads(r.value) for r in topic_records(namespace, namespace.rejected_topic)]
+    assert message["raw"] == "\x01" * hbase_sink.RAW_CHARS
+    assert (message["bytes"], message["sha256"]) == (len(poison), hashlib.sha256(poison).hexdigest())
+    assert message["line"] == 2
+    assert hbase_row_count(namespace) == 1
+
+
+# A student's lab 03 file whose cell, for one brand, is the event's dict instead of its JSON bytes.
+UNSENDABLE_CELL = '''from pipeline.hbase_sink import cell as reference_cell, purchase_key, row_key  # noqa: F401
+
+
+def cell(event):
+    return vars(event) if event.brand == "unsendable" else reference_cell(event)
+'''
+
+
+def test_events_hbase_refuses_or_thrift_cannot_send_are_quarantined_and_the_sink_goes_on(namespace, tmp_path):
+    """A valid event whose cell is over HBase's 10 MiB KeyValue limit (with max_record_bytes raised to allow it),
+    and one whose cell (a student's) is not bytes: each goes to the rejected topic as unwritable with its error;
+    the other events are written and the offsets committed, so a second run finds nothing to redo."""
+    labs = seams.write_reference_labs(tmp_path / "labs")
+    seams.SEAMS["03"].path(labs).write_text(UNSENDABLE_CELL)
+    lab = dataclasses.replace(namespace, labs_dir=str(labs), student_labs="03", max_record_bytes=16 * 2**20)
+    record = "2019-10-01 00:00:0{second} UTC,{kind},1004,2053013555631882655,phone,{brand},1.50,5000,s-1"
+    values = {2: record.format(second=1, kind="view", brand="apple"),
+              3: record.format(second=2, kind="view", brand="b" * 11 * 2**20),
+              4: record.format(second=3, kind="view", brand="unsendable"),
+              5: record.format(second=4, kind="purchase", brand="apple")}
+    topics.ensure_topics(lab)
+    kafka = produce.producer(lab, max_request_size=32 * 2**20)
+    for line, value in values.items():
+        kafka.send(lab.raw_topic, value.encode(), key=b"s-1", headers=produce.headers("poison.csv", line))
+    kafka.flush()
+    kafka.close()
+
+    stats = hbase_sink.run(lab, idle_timeout_s=3)
+    assert (stats.records, stats.valid, stats.rejected) == (4, 2, {"unwritable": 2})
+    rejected = {m["line"]: m for m in (json.loads(r.value) for r in topic_records(lab, lab.rejected_topic))}
+    assert sorted(rejected) == [3, 4] and {m["reason"] for m in rejected.values()} == {"unwritable"}
+    assert rejected[3]["error"].startswith("IllegalArgument: ") and "KeyValue size too large" in rejected[3]["error"]
+    assert rejected[4]["error"].startswith("TDecodeException: ")
+    assert rejected[3]["bytes"] == len(values[3]) and rejected[4]["raw"] == values[4]
+    assert stats.first_unwritable in (rejected[3]["error"], rejected[4]["error"])
+    assert hbase_row_count(lab) == 2
+    assert hbase_sink.run(lab, idle_timeout_s=3).records == 0
 
 
 def test_user_events_are_one_users_events_in_time_order(namespace):

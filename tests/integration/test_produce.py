@@ -62,6 +62,19 @@ def test_rate_limits_the_replay(namespace, tmp_path):
     assert stats.seconds >= 1.4  # 300 events at 200/s
 
 
+def test_a_line_longer_than_the_limit_is_skipped_counted_once_and_the_others_arrive(namespace, tmp_path):
+    lines = SAMPLE.read_bytes().split(b"\n")[:201]
+    source = tmp_path / "poison.csv"
+    with source.open("wb") as out:
+        out.write(b"\n".join(lines[:101]) + b"\n")
+        out.write(lines[101] + b"x" * (3 * namespace.max_record_bytes) + b"\n")  # line 102: too long for the broker too
+        out.write(b"\n".join(lines[102:]) + b"\n")
+    stats = produce.produce(namespace, source, progress=False, processes=2)
+    assert (stats.records, stats.skipped) == (199, 1)
+    delivered = sorted(int(dict(record.headers)["line"]) for record in topic_records(namespace, namespace.raw_topic))
+    assert delivered == [number for number in range(2, 202) if number != 102]
+
+
 @pytest.mark.parametrize("processes", [1, 2])
 def test_undeliverable_records_raise(namespace, tmp_path, processes):
     # A topic that refuses large messages: the broker rejects the big record, produce must say so.

@@ -61,5 +61,6 @@ def test_quality_counts_include_every_reason(checked):
     counts = clean.quality_counts(checked, clean.deduplicate(clean.valid_events(checked)))
     assert counts == {
         "input_records": 6, "valid": 3, "duplicates_removed": 1, "clean_events": 2,
-        "rejected": {"bad_field_count": 0, "bad_event_time": 0, "bad_event_type": 2, "bad_id": 0, "bad_price": 1},
+        "rejected": {"record_too_large": 0, "bad_field_count": 0, "bad_event_time": 0, "bad_event_type": 2,
+                     "bad_id": 0, "bad_price": 1},
     }

@@ -129,6 +129,18 @@ def test_the_first_failing_rule_is_the_reason():
     assert reason(record(price="x")) == "bad_price"
 
 
+def test_a_record_longer_than_the_limit_in_utf8_bytes_is_record_too_large_before_any_other_rule():
+    accented = record(brand="école")  # é is two bytes in UTF-8
+    size = len(accented.encode())
+    assert isinstance(validate(accented, max_bytes=size), Event)
+    assert validate(accented, max_bytes=size - 1) == Rejected("record_too_large", accented)
+    broken = record(event_time="x", price="x") + ",extra"
+    assert validate(broken, max_bytes=len(broken) - 1) == Rejected("record_too_large", broken)
+    at_the_default = record(brand="b" * (contract.MAX_RECORD_BYTES - len(record(brand="").encode())))
+    assert isinstance(validate(at_the_default), Event)
+    assert validate(at_the_default + "b") == Rejected("record_too_large", at_the_default + "b")
+
+
 def test_optional_fields_trimmed_lower_cased_empty_to_null():
     e = event(category_code=" \tElectronics.Video.TV ", brand="\tSamsung ", user_session="")
     assert (e.category_code, e.brand, e.user_session) == ("electronics.video.tv", "samsung", None)
@@ -207,3 +219,17 @@ def test_read_records_bom_crlf_header_and_blank_lines():
 def test_read_records_header_after_blank_lines_and_bom_only_at_the_start():
     data = b"\n\nheader\n" + contract.BOM + b"x\n"
     assert list(contract.read_records(io.BytesIO(data))) == [(4, contract.BOM + b"x")]
+
+
+@pytest.mark.parametrize("terminator", [b"\n", b"\r\n"])
+def test_read_records_keeps_records_up_to_the_limit_and_cuts_longer_ones_after_limit_plus_one_bytes(terminator):
+    lines = [b"header", b"a" * 9, b"b" * 10, b"c" * 11, b"d" * 100, b"e"]
+    data = contract.BOM + terminator.join(lines) + terminator
+    assert list(contract.read_records(io.BytesIO(data), max_bytes=10)) == [
+        (2, b"a" * 9), (3, b"b" * 10), (4, b"c" * 11), (5, b"d" * 11), (6, b"e")]
+
+
+def test_read_records_skips_an_overlong_header_and_an_overlong_last_line_without_terminator():
+    data = b"h" * 50 + b"\nx\n" + b"y" * 50
+    assert list(contract.read_records(io.BytesIO(data), max_bytes=10)) == [(2, b"x"), (3, b"y" * 11)]
+

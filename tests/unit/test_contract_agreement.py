@@ -32,10 +32,10 @@ def spark():
     session.stop()
 
 
-def python_verdicts(records: list[str]) -> list[dict]:
+def python_verdicts(records: list[str], max_bytes: int = contract.MAX_RECORD_BYTES) -> list[dict]:
     verdicts = []
     for record in records:
-        result = contract.validate(record)
+        result = contract.validate(record, max_bytes)
         if isinstance(result, contract.Rejected):
             verdicts.append(dict.fromkeys(COLUMNS) | {"reason": result.reason})
         else:
@@ -43,9 +43,9 @@ def python_verdicts(records: list[str]) -> list[dict]:
     return verdicts
 
 
-def spark_verdicts(spark, records: list[str]) -> list[dict]:
+def spark_verdicts(spark, records: list[str], max_bytes: int = contract.MAX_RECORD_BYTES) -> list[dict]:
     df = spark.createDataFrame(list(enumerate(records)), "id long, raw string")
-    checked = clean.apply_contract(df).withColumns({
+    checked = clean.apply_contract(df, max_bytes=max_bytes).withColumns({
         # as text: Python cannot hold year-1 timestamps in the session's local time zone
         "event_time": F.date_format("event_time", "yyyy-MM-dd HH:mm:ss"),
         "event_date": F.date_format("event_date", "yyyy-MM-dd"),
@@ -55,8 +55,8 @@ def spark_verdicts(spark, records: list[str]) -> list[dict]:
     return [{name: row[name] for name in COLUMNS} for row in rows]
 
 
-def assert_agree(spark, records: list[str]) -> None:
-    expected, actual = python_verdicts(records), spark_verdicts(spark, records)
+def assert_agree(spark, records: list[str], max_bytes: int = contract.MAX_RECORD_BYTES) -> None:
+    expected, actual = python_verdicts(records, max_bytes), spark_verdicts(spark, records, max_bytes)
     differences = [(record, python, spark) for record, python, spark in zip(records, expected, actual)
                    if python != spark]
     assert not differences, f"{len(differences)} of {len(records)} records differ, first: {differences[0]}"
@@ -128,6 +128,11 @@ def mutated_value(draw, index: int, value: str) -> str:
     return draw(TEXT)
 
 
+# The size limit: the default, or one as long as the generated records (50-250 bytes), whose multi-byte
+# characters make their length in UTF-8 bytes differ from their length in characters.
+MAX_BYTES = st.one_of(st.just(contract.MAX_RECORD_BYTES), st.integers(50, 250))
+
+
 def render(field: str, quote: bool) -> str:
     return '"' + field.replace('"', '""') + '"' if quote else field
 
@@ -156,23 +161,35 @@ def records(draw) -> str:
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.lists(records(), min_size=50, max_size=150))
-def test_python_and_spark_agree_on_generated_records(spark, batch):
-    assert_agree(spark, batch)
+@given(st.lists(records(), min_size=50, max_size=150), MAX_BYTES)
+def test_python_and_spark_agree_on_generated_records(spark, batch, max_bytes):
+    assert_agree(spark, batch, max_bytes)
 
 
 def test_generated_records_cover_every_verdict():
-    """The strategy reaches valid records and every reason (else the property proves little)."""
+    """The strategies reach valid records and every reason (else the property proves little)."""
     seen = set()
 
     # Derandomized: the same examples every run, so this check cannot flake.
     @settings(max_examples=1000, database=None, derandomize=True)
-    @given(records())
-    def collect(record):
-        seen.add(python_verdicts([record])[0]["reason"])
+    @given(records(), MAX_BYTES)
+    def collect(record, max_bytes):
+        seen.add(python_verdicts([record], max_bytes)[0]["reason"])
 
     collect()
     assert seen == {None, *contract.REASONS}
+
+
+def test_python_and_spark_agree_at_the_default_size_limit(spark):
+    """Records of about 1 MiB: at the limit, one byte over it, and over it in bytes but not in characters."""
+    fields = ["2019-10-01 00:00:00", "view", "1", "2", "", "", "1.00", "3", ""]
+    room = contract.MAX_RECORD_BYTES - len(",".join(fields).encode())
+    at_limit = ",".join(fields[:5] + ["b" * room] + fields[6:])
+    accented = ",".join(fields[:5] + ["é" * (room // 2 + 1)] + fields[6:])
+    records = [at_limit, at_limit + "b", accented]
+    assert [v["reason"] for v in python_verdicts(records)] == [None, "record_too_large", "record_too_large"]
+    assert len(accented) < contract.MAX_RECORD_BYTES
+    assert_agree(spark, records)
 
 
 def _file_records(path: Path) -> list[str]:

@@ -27,7 +27,9 @@ TYPES = {"view", "cart", "remove_from_cart", "purchase"}
 TIME_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})( UTC)?")
 ID_RE = re.compile(r"[0-9]{1,19}")
 PRICE_RE = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
-REASONS = ("bad_field_count", "bad_event_time", "bad_event_type", "bad_id", "bad_price")
+INJECTED = ("bad_field_count", "bad_event_time", "bad_event_type", "bad_id", "bad_price")
+REASONS = ("record_too_large", *INJECTED)  # the generator writes no record longer than 1 MiB
+MAX_RECORD_BYTES = 1024 * 1024
 
 
 def reject_reason(rec: list[str]) -> str | None:
@@ -76,7 +78,7 @@ def audit(path: Path) -> dict:
         repeated_lines += line == previous
         previous = line
         rec = next(csv.reader([line]))
-        reason = reject_reason(rec)
+        reason = "record_too_large" if len(line.encode()) > MAX_RECORD_BYTES else reject_reason(rec)
         if reason:
             rejected[reason] += 1
             continue
@@ -119,7 +121,7 @@ def test_expected_block_matches_independent_count(defective):
 
 def test_reject_kinds_match_reject_reasons(defective):
     _, manifest, counted = defective
-    for reason in REASONS:
+    for reason in INJECTED:
         assert manifest.defects[reason] == counted["expected"]["rejected"][reason] > 0
 
 
