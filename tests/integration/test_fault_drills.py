@@ -1,6 +1,8 @@
-"""A fault drill of bench/bench_faults.py, shorter: Kafka restarted while `lab pipeline ingest` consumes. The
-bench counts Kafka, HBase, the raw zone and the rejected topic with readers of its own and exits 1 on any record lost or doubled, an incomplete HBase or rejected topic,
-a recovery over 30 s, or an ingest that died."""
+"""A fault drill of bench/bench_faults.py, shorter: Kafka restarted while `lab pipeline ingest` consumes.
+
+The bench counts Kafka, HBase, the raw zone and the rejected topic with readers of its own and exits 1 on
+any record lost or doubled, an incomplete HBase or rejected topic, a recovery over 30 s, or an ingest that
+died."""
 
 import json
 import os
