@@ -1,5 +1,4 @@
-"""Crash safety: SIGKILLed or stalled consumers neither lose nor double a record, and a dead one stops ingest
-(restarted and killed services: test_fault_drills.py)."""
+"""Crash safety: SIGKILLed consumers and a restarted broker neither lose nor double a record."""
 
 from __future__ import annotations
 
@@ -9,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,8 +16,9 @@ from kafka import TopicPartition
 from kafka.admin import KafkaAdminClient
 
 import datasets
+from labctl import health
 from pipeline import produce, topics
-from pipeline.readback import hbase_row_count, raw_zone
+from pipeline.readback import hbase_row_count, raw_zone, topic_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -133,6 +134,26 @@ def test_consumers_stalled_past_their_session_carry_on(namespace, tmp_path):
         process.send_signal(signal.SIGCONT)
     catch_up(running, committed, log)
     stop_and_check(namespace, manifest, running, committed, log)
+
+
+def wait_healthy(service, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not health.check(service.health)[0]:
+        assert time.monotonic() < deadline, "kafka did not come back"
+        time.sleep(1)
+
+
+def test_broker_restart_during_produce_loses_nothing(namespace, services, tmp_path):
+    datasets.generate(tmp_path / "events.csv", rows=EVENTS, seed=2025)
+    with ThreadPoolExecutor(1) as pool:  # about 20 s of producing, the broker restarted 5 s in
+        produced = pool.submit(produce.produce, namespace, tmp_path / "events.csv", rate=EVENTS / 20,
+                               progress=False)
+        time.sleep(5)
+        subprocess.run(["supervisorctl", "restart", "kafka"], check=True, capture_output=True, timeout=120)
+        wait_healthy(services["kafka"])
+        assert produced.result(timeout=240).records == EVENTS
+    lines = [int(dict(r.headers)["line"]) for r in topic_records(namespace, namespace.raw_topic)]
+    assert sorted(lines) == list(range(2, EVENTS + 2))
 
 
 def consumer_children(pid: int) -> list[int]:
