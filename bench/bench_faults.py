@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -46,6 +47,7 @@ CATCH_UP_S = 600
 RECOVERY_GOAL_S = 30
 THRIFT_IDLE_S = 75  # longer than HBase Thrift keeps an idle connection (60 s)
 SAFE_MODE_S = 20
+READ_TIMEOUT_S = 10
 console = Console(width=None if sys.stdout.isatty() else 150)  # a log file gets the whole table
 
 
@@ -134,6 +136,16 @@ class Committed:
         self.partitions = [TopicPartition(lab.raw_topic, p) for p in range(topics.PARTITIONS)]
 
     def __call__(self) -> tuple[int, int]:
+        """(HBase sink, landing); (-1, -1) when Kafka gives no answer in READ_TIMEOUT_S (kafka-python's
+        list_group_offsets can wait without end on a restarting broker, so it runs in a thread of its own)."""
+        answer: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: answer.put(self._read()), daemon=True).start()
+        try:
+            return answer.get(timeout=READ_TIMEOUT_S)
+        except queue.Empty:
+            return (-1, -1)
+
+    def _read(self) -> tuple[int, int]:
         try:
             admin = KafkaAdminClient(bootstrap_servers=self.lab.kafka_bootstrap, request_timeout_ms=5000)
             try:
