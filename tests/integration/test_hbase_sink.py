@@ -165,24 +165,32 @@ def wait_for(condition, timeout_s: float, what: str) -> None:
         time.sleep(0.5)
 
 
-def test_the_sink_reconnects_when_hbase_thrift_restarts_and_loses_nothing(namespace, tmp_path, caplog):
-    """A restarted Thrift server breaks the sink's connection: the sink reconnects, says so in one line, and
-    every event of before and after the restart is in HBase (counted by a scan of its own)."""
-    before = datasets.generate(tmp_path / "before.csv", rows=2000, seed=141, defect_rate=0).expected
-    after = datasets.generate(tmp_path / "after.csv", rows=2000, seed=142, defect_rate=0).expected
+def sink_across(namespace, tmp_path, caplog, break_connection, rows: int, seeds: tuple[int, int],
+                idle_timeout_s: float) -> None:
+    """Events produced, ``break_connection()``, more events: the sink reconnects, says so in one line, and every
+    event of before and after is in HBase (counted by a scan of its own)."""
+    before = datasets.generate(tmp_path / "before.csv", rows=rows, seed=seeds[0], defect_rate=0).expected
+    after = datasets.generate(tmp_path / "after.csv", rows=rows, seed=seeds[1], defect_rate=0).expected
     caplog.set_level(logging.WARNING, logger="pipeline.hbase_sink")
     hbase_sink.ensure_tables(namespace)  # counted from the start
     with ThreadPoolExecutor(1) as pool:
-        sink = pool.submit(hbase_sink.run, namespace, idle_timeout_s=30)
+        sink = pool.submit(hbase_sink.run, namespace, idle_timeout_s=idle_timeout_s)
         produce.produce(namespace, tmp_path / "before.csv", progress=False)
         wait_for(lambda: hbase_row_count(namespace) == before["clean_events"], 120, "the first events in HBase")
-        subprocess.run(["supervisorctl", "restart", "hbase-thrift"], check=True, capture_output=True, timeout=120)
+        break_connection()
         produce.produce(namespace, tmp_path / "after.csv", progress=False)
         stats = sink.result(timeout=600)
     assert stats.records == before["input_records"] + after["input_records"]
     assert hbase_row_count(namespace) == before["clean_events"] + after["clean_events"]
     lines = [r.getMessage() for r in caplog.records]
     assert sum("connection broke" in line and "wrote the batch again after" in line for line in lines) == 1, lines
+
+
+def test_the_sink_reconnects_when_hbase_thrift_restarts_and_loses_nothing(namespace, tmp_path, caplog):
+    """A restarted Thrift server breaks the sink's connection."""
+    sink_across(namespace, tmp_path, caplog, lambda: subprocess.run(
+        ["supervisorctl", "restart", "hbase-thrift"], check=True, capture_output=True, timeout=120),
+        rows=2000, seeds=(141, 142), idle_timeout_s=30)
 
 
 # HBase Thrift closes a connection idle for hbase.thrift.server.socket.read.timeout (60 s by default).
@@ -191,20 +199,6 @@ THRIFT_IDLE_TIMEOUT_S = 60
 
 @pytest.mark.slow
 def test_the_sink_carries_on_after_idling_past_the_thrift_timeout(namespace, tmp_path, caplog):
-    """A student pauses the producer for longer than Thrift keeps an idle connection: the sink reconnects,
-    says so in one line, and every event of before and after the pause is in HBase."""
-    before = datasets.generate(tmp_path / "before.csv", rows=1000, seed=143, defect_rate=0).expected
-    after = datasets.generate(tmp_path / "after.csv", rows=1000, seed=144, defect_rate=0).expected
-    caplog.set_level(logging.WARNING, logger="pipeline.hbase_sink")
-    hbase_sink.ensure_tables(namespace)
-    with ThreadPoolExecutor(1) as pool:
-        sink = pool.submit(hbase_sink.run, namespace, idle_timeout_s=THRIFT_IDLE_TIMEOUT_S + 45)
-        produce.produce(namespace, tmp_path / "before.csv", progress=False)
-        wait_for(lambda: hbase_row_count(namespace) == before["clean_events"], 120, "the first events in HBase")
-        time.sleep(THRIFT_IDLE_TIMEOUT_S + 15)
-        produce.produce(namespace, tmp_path / "after.csv", progress=False)
-        stats = sink.result(timeout=600)
-    assert stats.records == before["input_records"] + after["input_records"]
-    assert hbase_row_count(namespace) == before["clean_events"] + after["clean_events"]
-    lines = [r.getMessage() for r in caplog.records]
-    assert sum("connection broke" in line and "wrote the batch again after" in line for line in lines) == 1, lines
+    """A student pauses the producer for longer than Thrift keeps an idle connection."""
+    sink_across(namespace, tmp_path, caplog, lambda: time.sleep(THRIFT_IDLE_TIMEOUT_S + 15),
+                rows=1000, seeds=(143, 144), idle_timeout_s=THRIFT_IDLE_TIMEOUT_S + 45)
