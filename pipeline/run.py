@@ -8,6 +8,8 @@ import multiprocessing.connection
 import os
 import signal
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -32,9 +34,23 @@ class RunReport:
 STAGE_STOPS = (topics.RecordsExpired, landing.OffsetGap, outage.ServiceAway)
 
 
+def _exit_with_parent() -> None:
+    """SIGTERM to this process (a graceful stop) once its parent is gone: a killed `lab pipeline ingest` must
+    not leave its consumers running, polling for ever."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _consume(stage: str, settings: Settings, idle_timeout_s: float | None) -> None:
     """Child process body: one consumer stage until SIGTERM (then it flushes and commits) or idle; STAGE_STOPS,
     and a student's unfinished lab code, end it with one line instead of a traceback."""
+    _exit_with_parent()
     try:
         {"hbase-sink": hbase_sink.run, "landing": landing.run}[stage](settings, idle_timeout_s=idle_timeout_s)
     except STAGE_STOPS as error:
