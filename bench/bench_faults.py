@@ -38,7 +38,7 @@ from rich.console import Console
 from rich.table import Table
 
 import datasets
-from labctl import health
+from labctl import stack
 from labctl.services import load_services
 from pipeline import produce, topics
 from pipeline.readback import hbase_row_count, raw_zone, scratch_namespace, topic_records
@@ -69,14 +69,9 @@ def supervisorctl(*arguments: str) -> str:
                           timeout=180).stdout
 
 
-def wait_healthy(name: str, timeout_s: float = 180) -> float:
-    """Wait until the service answers its health check; the moment it did."""
-    service = {s.name: s for s in load_services()}[name]
-    deadline = time.monotonic() + timeout_s
-    while not health.check(service.health)[0]:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{name} did not come back within {timeout_s} s")
-        time.sleep(0.5)
+def wait_healthy(name: str) -> float:
+    """Wait as `lab start` does until the service answers its health check; the moment it did."""
+    stack.wait_healthy({s.name: s for s in load_services()}[name])
     return time.monotonic()
 
 

@@ -35,6 +35,9 @@ def _admin(settings: Settings) -> KafkaAdminClient:
     return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.namespace}-admin")
 
 
+KAFKA_FIX = "is kafka running (`lab status`)?"
+
+
 def kafka_away(error: BaseException) -> bool:
     """Whether a Kafka client error is the broker being away for a while (a restart): Kafka marks those retriable."""
     return isinstance(error, KafkaError) and error.retriable
@@ -44,7 +47,7 @@ def ensure_topics(settings: Settings, partitions: int = PARTITIONS) -> None:
     """Create the raw and rejected topics when they are missing (a no-op for those that exist); waits out a
     broker that is restarting (pipeline/outage.py)."""
     outage.retried(partial(_create_topics, settings, partitions), kafka_away, "Kafka was away at start",
-                   "reached it", "is kafka running (`lab status`)?", log)
+                   "reached it", KAFKA_FIX, log)
 
 
 def _create_topics(settings: Settings, partitions: int) -> None:
@@ -113,7 +116,7 @@ def commit(consumer: KafkaConsumer, offsets: dict) -> None:
     """
     try:
         outage.retried(partial(consumer.commit, offsets), kafka_away, f"{consumer.config['client_id']}: a commit "
-                       "failed, Kafka was away", "committed", "is kafka running (`lab status`)?", log)
+                       "failed, Kafka was away", "committed", KAFKA_FIX, log)
     except CommitFailedError as error:
         log.warning("%s: offsets not committed (%s); the group rebalanced, the records will be read again",
                     consumer.config["client_id"], error)
